@@ -1,0 +1,663 @@
+"""The exercise checks can pass AND fail, for the right reasons.
+
+* every check passes cnnlab's reference, the naive loop oracles of ``cnnlab.reference`` and the
+  solution notebook's own function;
+* every exercise fails a set of planted common mistakes (deliberately wrong student code,
+  written here) with the right diagnosis in the printed text;
+* the text is deterministic; student errors never raise out of ``check``; inputs are copies;
+* ``evaluate_outputs`` (the grader's seam) gives the same verdict from data.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+import cnnlab
+from cnnlab import checks, reference
+from cnnlab.checks import EXERCISES, CheckResult, ErrorResult, check, evaluate_outputs
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(capsys, name, fn):
+    result = check(name, fn)
+    text = capsys.readouterr().out
+    return result, text
+
+
+# =========================================================================== correct answers
+
+def _pair(v):
+    return (v, v) if isinstance(v, (int, np.integer)) else tuple(v)
+
+
+NAIVE = {
+    "corr2d": reference.correlate2d_naive,
+    "corr2d_strided": lambda x, k, stride=1, padding=0, dilation=1: reference.conv2d_naive(
+        x[None, None], k[None, None], stride=stride, padding=padding, dilation=dilation)[0, 0],
+    "conv2d_forward": lambda x, w, b, stride=1, padding=0: reference.conv2d_naive(
+        x, w, b, stride=stride, padding=padding),
+    "max_pool2d": lambda x, kernel_size, stride=None: reference.max_pool2d_naive(x, kernel_size, stride)[0],
+    "avg_pool2d": lambda x, kernel_size, stride=None: reference.avg_pool2d_naive(x, kernel_size, stride),
+}
+
+
+@pytest.mark.parametrize("name", list(EXERCISES))
+def test_reference_passes_its_own_check(name):
+    ex = EXERCISES[name]
+    outputs = {c.name: ex.reference(*c.args, **c.kwargs) for c in ex.cases()}
+    result = evaluate_outputs(name, outputs)
+    assert result.passed, str(result)
+    assert result.points_earned(ex.points) == ex.points
+
+
+@pytest.mark.parametrize("name", sorted(NAIVE))
+def test_naive_loop_oracle_passes(capsys, name):
+    result, text = run(capsys, name, NAIVE[name])
+    assert result, text
+    assert "All" in text and "passed" in text
+
+
+def _solution_namespaces():
+    """Execute every solution notebook's code (not its check cells) in a namespace."""
+    spaces = {}
+    for path in sorted((ROOT / "solutions").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        ns: dict = {}
+        for cell in nb.cells:
+            if cell.cell_type == "code" and not cell.metadata.get("nbgrader", {}).get("grade"):
+                exec(compile(cell.source, f"{path.name}:{cell.id}", "exec"), ns)
+        for cell in nb.cells:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if cell.metadata.get("nbgrader", {}).get("grade"):
+                spaces[grade_id] = (path.name, ns)
+    return spaces
+
+
+def test_every_exercise_has_a_solution_notebook_cell():
+    spaces = _solution_namespaces()
+    assert sorted(spaces) == sorted(EXERCISES)
+    lessons = {EXERCISES[name].lesson for name in spaces}
+    assert lessons == set(range(1, 8))
+
+
+def test_solution_notebook_functions_pass(capsys):
+    spaces = _solution_namespaces()
+    capsys.readouterr()
+    for name, (nb_name, ns) in spaces.items():
+        fn = ns[EXERCISES[name].function_name]
+        result, text = run(capsys, name, fn)
+        assert result, f"{nb_name}: {text}"
+
+
+def test_solution_notebook_metadata_matches_registry():
+    for path in sorted((ROOT / "solutions").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader")
+            if not meta:
+                continue
+            assert meta["schema_version"] == 3
+            if meta.get("grade"):
+                ex = EXERCISES[meta["grade_id"]]
+                assert meta == {"grade": True, "grade_id": ex.name, "locked": True,
+                                "points": ex.points, "schema_version": 3, "solution": False,
+                                "task": False}
+                assert cell.source.splitlines()[0] == f'cnnlab.check("{ex.name}", {ex.function_name})'
+            else:
+                assert meta["solution"] is True and meta["locked"] is False
+                assert meta["grade_id"].endswith("-impl")
+                assert "### BEGIN SOLUTION" in cell.source and "### END SOLUTION" in cell.source
+
+
+# =========================================================================== planted mistakes
+
+def corr2d_student(x, k, flip=False, plus=1, transpose=False, dtype=None, nan_last=False,
+                   out_like_input=False):
+    """A loop cross-correlation with optional, deliberate mistakes."""
+    if flip:
+        k = k[::-1, ::-1]
+    H, W = x.shape
+    kH, kW = k.shape
+    oh, ow = H - kH + plus, W - kW + plus
+    shape = x.shape if out_like_input else (oh, ow)
+    out = np.zeros(shape, dtype=dtype or x.dtype)
+    if nan_last:
+        out[:] = np.nan
+        ow -= 1
+    for i in range(oh):
+        for j in range(ow):
+            out[i, j] = np.sum(x[i:i + kH, j:j + kW] * k)
+    return out.T.copy() if transpose else out
+
+
+def _index_error(x, k):
+    H, W = x.shape
+    kH, kW = k.shape
+    out = np.zeros((H - kH + 1, W - kW + 1), dtype=x.dtype)
+    for i in range(H - kH + 1):
+        for j in range(W - kW + 1):
+            for a in range(kH + 1):
+                for b in range(kW):
+                    out[i, j] += x[i + a, j + b] * k[a, b]
+    return out
+
+
+def _mutates_input(x, k):
+    out = corr2d_student(x, k)
+    x[...] = 0      # vandalises its input: later cases must not notice
+    k[...] = 0
+    return out
+
+
+def _not_implemented(*args, **kwargs):
+    raise NotImplementedError()
+
+
+CORR2D_MISTAKES = {
+    "flipped": (lambda x, k: corr2d_student(x, k, flip=True), "kernel flipped"),
+    "missing +1": (lambda x, k: corr2d_student(x, k, plus=0), "missing +1"),
+    "transposed": (lambda x, k: corr2d_student(x, k, transpose=True), "H and W swapped"),
+    "float64 always": (lambda x, k: corr2d_student(x, k, dtype=np.float64), "wrong dtype"),
+    "nan": (lambda x, k: corr2d_student(x, k, nan_last=True), "contains NaN"),
+    "input shape": (lambda x, k: corr2d_student(x, k, out_like_input=True), "output has the input's shape"),
+    "index error": (_index_error, "raised IndexError"),
+    "list": (lambda x, k: corr2d_student(x, k).tolist(), "return a NumPy array"),
+    "no return": (lambda x, k: None, "forget the `return`"),
+    "not implemented": (_not_implemented, "not implemented yet: replace `raise NotImplementedError()`"),
+}
+
+
+def same_student(image, kernel, pads=(1, 1, 1, 1), mode="constant", flip=False):
+    if flip:
+        kernel = kernel[::-1, ::-1]
+    t, b, l, r = pads
+    p = np.pad(image, ((t, b), (l, r)), mode=mode)
+    H, W = p.shape[0] - 2, p.shape[1] - 2
+    out = np.zeros((H, W), dtype=image.dtype)
+    for i in range(H):
+        for j in range(W):
+            out[i, j] = np.sum(p[i:i + 3, j:j + 3] * kernel)
+    return out
+
+
+SAME_MISTAKES = {
+    "flipped": (lambda im, k: same_student(im, k, flip=True), "kernel flipped"),
+    "no padding": (lambda im, k: same_student(im, k, pads=(0, 0, 0, 0)), "no padding"),
+    "top-left 2": (lambda im, k: same_student(im, k, pads=(2, 0, 2, 0)), "padding on one side only"),
+    "bottom-right 2": (lambda im, k: same_student(im, k, pads=(0, 2, 0, 2)), "padding on one side only"),
+    "edge": (lambda im, k: same_student(im, k, mode="edge"), "edge values used as padding"),
+}
+
+SX = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
+
+
+def sobel_student(image, combine="hypot", pads=(1, 1, 1, 1), mode="constant"):
+    gx = same_student(image, SX, pads, mode)
+    gy = same_student(image, SX.T, pads, mode)
+    return {"hypot": lambda: np.sqrt(gx ** 2 + gy ** 2), "x": lambda: np.abs(gx),
+            "square": lambda: gx ** 2 + gy ** 2, "abs": lambda: np.abs(gx) + np.abs(gy),
+            "plain": lambda: gx + gy}[combine]()
+
+
+SOBEL_MISTAKES = {
+    "x only": (lambda im: sobel_student(im, "x"), "only the x gradient"),
+    "no sqrt": (lambda im: sobel_student(im, "square"), "square root missing"),
+    "abs sum": (lambda im: sobel_student(im, "abs"), "|Gx| + |Gy|"),
+    "no squares": (lambda im: sobel_student(im, "plain"), "added without squaring"),
+    "edge": (lambda im: sobel_student(im, mode="edge"), "edge values used as padding"),
+    "valid": (lambda im: sobel_student(im, pads=(0, 0, 0, 0)), "no padding"),
+}
+
+OUTPUT_SIZE_MISTAKES = {
+    "ceil": (lambda n, f, s=1, p=0, d=1: math.ceil((n + 2 * p - d * (f - 1) - 1) / s) + 1,
+             "ceil instead of floor"),
+    "missing +1": (lambda n, f, s=1, p=0, d=1: (n + 2 * p - d * (f - 1) - 1) // s, "missing +1"),
+    "no dilation": (lambda n, f, s=1, p=0, d=1: (n + 2 * p - f) // s + 1, "dilation ignored"),
+    "p once": (lambda n, f, s=1, p=0, d=1: (n + p - d * (f - 1) - 1) // s + 1, "padding counted once"),
+    "no stride": (lambda n, f, s=1, p=0, d=1: n + 2 * p - d * (f - 1), "stride ignored"),
+    "true division": (lambda n, f, s=1, p=0, d=1: (n + 2 * p - d * (f - 1) - 1) / s + 1,
+                      "unfloored value"),
+    "float": (lambda n, f, s=1, p=0, d=1: float((n + 2 * p - d * (f - 1) - 1) // s + 1),
+              "right value, but a float"),
+}
+
+
+def strided_student(x, k, stride=1, padding=0, dilation=1, use_stride=True, use_dilation=True,
+                    pads=None, flip=False, plus=1, transpose=False, ceil=False):
+    s = stride if use_stride else 1
+    d = dilation if use_dilation else 1
+    p = padding
+    if flip:
+        k = k[::-1, ::-1]
+    t, b, l, r = pads(p) if pads else (p, p, p, p)
+    xp = np.pad(x, ((t, b), (l, r)))
+    kH, kW = k.shape
+    span_h, span_w = d * (kH - 1) + 1, d * (kW - 1) + 1
+    rnd = (lambda a: -(-a // s)) if ceil else (lambda a: a // s)
+    oh = rnd(xp.shape[0] - span_h) + plus
+    ow = rnd(xp.shape[1] - span_w) + plus
+    out = np.zeros((oh, ow), dtype=x.dtype)
+    for i in range(oh):
+        for j in range(ow):
+            out[i, j] = np.sum(xp[i * s:i * s + span_h:d, j * s:j * s + span_w:d] * k)
+    return out.T.copy() if transpose else out
+
+
+STRIDED_MISTAKES = {
+    "no stride": (lambda *a, **kw: strided_student(*a, **kw, use_stride=False), "stride ignored"),
+    "no dilation": (lambda *a, **kw: strided_student(*a, **kw, use_dilation=False), "dilation ignored"),
+    "top-left only": (lambda *a, **kw: strided_student(*a, **kw, pads=lambda p: (p, 0, p, 0)),
+                      "padding on one side only"),
+    "2p bottom-right": (lambda *a, **kw: strided_student(*a, **kw, pads=lambda p: (0, 2 * p, 0, 2 * p)),
+                        "padding on one side only"),
+    "flipped": (lambda *a, **kw: strided_student(*a, **kw, flip=True), "kernel flipped"),
+    "missing +1": (lambda *a, **kw: strided_student(*a, **kw, plus=0), "missing +1"),
+    "transposed": (lambda *a, **kw: strided_student(*a, **kw, transpose=True), "H and W swapped"),
+    "ceil": (lambda *a, **kw: strided_student(*a, **kw, ceil=True), "ran past the edge"),
+}
+
+
+def conv_student(x, w, b, stride=1, padding=0, bias=1, channels="sum", use_stride=True,
+                 pads=None, flip=False, dtype=None):
+    N, C_in, H, W = x.shape
+    C_out, _, kH, kW = w.shape
+    s = stride if use_stride else 1
+    p = padding
+    t, bo, l, r = pads(p) if pads else (p, p, p, p)
+    xp = np.pad(x, ((0, 0), (0, 0), (t, bo), (l, r)))
+    if flip:
+        w = w[..., ::-1, ::-1]
+    OH, OW = (xp.shape[2] - kH) // s + 1, (xp.shape[3] - kW) // s + 1
+    out = np.zeros((N, C_out, OH, OW), dtype=dtype or x.dtype)
+    for n in range(N):
+        for co in range(C_out):
+            for i in range(OH):
+                for j in range(OW):
+                    win = xp[n, :, i * s:i * s + kH, j * s:j * s + kW]
+                    if channels == "sum":
+                        v = np.sum(win * w[co])
+                    else:  # "=" instead of "+=" in the loop over input channels
+                        for ci in range(C_in):
+                            v = np.sum(win[ci] * w[co, ci])
+                    out[n, co, i, j] = v + bias * b[co]
+    return out
+
+
+CONV_MISTAKES = {
+    "no bias": (lambda *a, **kw: conv_student(*a, **kw, bias=0), "bias missing"),
+    "bias twice": (lambda *a, **kw: conv_student(*a, **kw, bias=2), "bias added twice"),
+    "channels overwritten": (lambda *a, **kw: conv_student(*a, **kw, channels="last"), "channels not summed"),
+    "no stride": (lambda *a, **kw: conv_student(*a, **kw, use_stride=False), "stride ignored"),
+    "one side": (lambda *a, **kw: conv_student(*a, **kw, pads=lambda p: (p, 0, p, 0)), "padding on one side only"),
+    "flipped": (lambda *a, **kw: conv_student(*a, **kw, flip=True), "kernel flipped"),
+    "float64": (lambda *a, **kw: conv_student(*a, **kw, dtype=np.float64), "wrong dtype"),
+}
+
+
+def pool_student(x, kernel_size, stride=None, op="max", default_stride=None, swap=False,
+                 ceil=False, plus=1, divisor=None):
+    kH, kW = _pair(kernel_size)
+    if stride is None:
+        stride = default_stride or (kH, kW)
+    sH, sW = _pair(stride)
+    if swap:
+        kH, kW, sH, sW = kW, kH, sW, sH
+    N, C, H, W = x.shape
+    if ceil:
+        OH, OW = -(-(H - kH) // sH) + 1, -(-(W - kW) // sW) + 1
+    else:
+        OH, OW = (H - kH) // sH + plus, (W - kW) // sW + plus
+    out = np.zeros((N, C, OH, OW), dtype=x.dtype)
+    for i in range(OH):
+        for j in range(OW):
+            win = x[:, :, i * sH:i * sH + kH, j * sW:j * sW + kW]
+            if op == "max":
+                out[:, :, i, j] = win.max(axis=(2, 3))
+            elif op == "mean":
+                out[:, :, i, j] = win.mean(axis=(2, 3))
+            else:  # a sum divided by the student's count
+                out[:, :, i, j] = win.sum(axis=(2, 3)) / divisor(kH, kW)
+    return out
+
+
+MAX_POOL_MISTAKES = {
+    "stride 1": (lambda *a, **kw: pool_student(*a, **kw, default_stride=1), "stride defaulted to 1"),
+    "mean": (lambda *a, **kw: pool_student(*a, **kw, op="mean"), "average instead of maximum"),
+    "swapped": (lambda *a, **kw: pool_student(*a, **kw, swap=True), "H and W swapped"),
+    "ceil": (lambda *a, **kw: pool_student(*a, **kw, ceil=True), "partial windows kept"),
+    "missing +1": (lambda *a, **kw: pool_student(*a, **kw, plus=0), "missing +1"),
+}
+
+AVG_POOL_MISTAKES = {
+    "sum": (lambda *a, **kw: pool_student(*a, **kw, op="div", divisor=lambda h, w: 1), "sum instead of average"),
+    "by kH": (lambda *a, **kw: pool_student(*a, **kw, op="div", divisor=lambda h, w: h),
+              "divided by the wrong count"),
+    "max": (lambda *a, **kw: pool_student(*a, **kw, op="max"), "maximum instead of average"),
+    "stride 1": (lambda *a, **kw: pool_student(*a, **kw, op="mean", default_stride=1), "stride defaulted to 1"),
+    "ceil": (lambda *a, **kw: pool_student(*a, **kw, op="mean", ceil=True), "partial windows kept"),
+}
+
+
+def conv_bwd_student(dout, x, w, stride=1, padding=0, flip_dx=False, crop=True, dw_mode="sum",
+                     db_mode="sum", n_return=3):
+    N, C_in, H, W = x.shape
+    C_out, _, kH, kW = w.shape
+    OH, OW = dout.shape[2:]
+    p, s = padding, stride
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    dxp = np.zeros_like(xp)
+    dw = np.zeros_like(w)
+    wk = w[..., ::-1, ::-1] if flip_dx else w
+    for n in range(N):
+        dw_n = np.zeros_like(w)
+        for i in range(OH):
+            for j in range(OW):
+                rows, cols = slice(i * s, i * s + kH), slice(j * s, j * s + kW)
+                g = dout[n, :, i, j]
+                dw_n += g[:, None, None, None] * xp[n, :, rows, cols][None]
+                dxp[n, :, rows, cols] += np.tensordot(g, wk, axes=([0], [0]))
+        if dw_mode == "last":
+            dw = dw_n          # "=" instead of "+=" over the batch
+        else:
+            dw += dw_n
+    if dw_mode == "mean":
+        dw /= N
+    db = {"sum": lambda: dout.sum(axis=(0, 2, 3)), "per image": lambda: dout.sum(axis=(2, 3)),
+          "mean": lambda: dout.mean(axis=(0, 2, 3))}[db_mode]()
+    dx = dxp[:, :, p:p + H, p:p + W] if crop else dxp
+    return (dx, dw, db)[:n_return]
+
+
+CONV_BWD_MISTAKES = {
+    "dx flipped": (lambda *a, **kw: conv_bwd_student(*a, **kw, flip_dx=True), "dx: kernel rotated by 180°"),
+    "not cropped": (lambda *a, **kw: conv_bwd_student(*a, **kw, crop=False), "dx: padding not cropped"),
+    "dw last image": (lambda *a, **kw: conv_bwd_student(*a, **kw, dw_mode="last"),
+                      "dw: dw not summed over the batch"),
+    "dw mean": (lambda *a, **kw: conv_bwd_student(*a, **kw, dw_mode="mean"), "dw: dw averaged over the batch"),
+    "db per image": (lambda *a, **kw: conv_bwd_student(*a, **kw, db_mode="per image"),
+                     "db: db not summed over the batch"),
+    "db mean": (lambda *a, **kw: conv_bwd_student(*a, **kw, db_mode="mean"), "db: db averaged"),
+    "two values": (lambda *a, **kw: conv_bwd_student(*a, **kw, n_return=2),
+                   "expected a tuple (dx, dw, db) of 3 arrays, got 2 values"),
+}
+
+
+def pool_bwd_student(dout, x, kernel_size, stride=None, rule="first", accumulate=True):
+    kH, kW = _pair(kernel_size)
+    sH, sW = _pair(stride) if stride is not None else (kH, kW)
+    N, C, H, W = x.shape
+    OH, OW = dout.shape[2:]
+    dx = np.zeros_like(x)
+    for n in range(N):
+        for c in range(C):
+            for i in range(OH):
+                for j in range(OW):
+                    win = x[n, c, i * sH:i * sH + kH, j * sW:j * sW + kW]
+                    g = dout[n, c, i, j]
+                    if rule == "all ties":
+                        dx[n, c, i * sH:i * sH + kH, j * sW:j * sW + kW] += g * (win == win.max())
+                        continue
+                    if rule == "even":
+                        dx[n, c, i * sH:i * sH + kH, j * sW:j * sW + kW] += g / (kH * kW)
+                        continue
+                    flat = win.ravel()
+                    t = flat.argmax() if rule == "first" else len(flat) - 1 - flat[::-1].argmax()
+                    r, q = divmod(int(t), kW)
+                    if accumulate:
+                        dx[n, c, i * sH + r, j * sW + q] += g
+                    else:
+                        dx[n, c, i * sH + r, j * sW + q] = g
+    return dx
+
+
+POOL_BWD_MISTAKES = {
+    "all ties": (lambda *a, **kw: pool_bwd_student(*a, **kw, rule="all ties"), "gradient sent to every tied maximum"),
+    "last tie": (lambda *a, **kw: pool_bwd_student(*a, **kw, rule="last"), "gradient sent to the LAST tied maximum"),
+    "overwrite": (lambda *a, **kw: pool_bwd_student(*a, **kw, accumulate=False), "overwrite instead of add"),
+    "even": (lambda *a, **kw: pool_bwd_student(*a, **kw, rule="even"), "gradient spread evenly"),
+    "pooled shape": (lambda dout, x, kernel_size, stride=None: dout.copy(), "wrong shape: expected"),
+}
+
+
+def lenet_student(x, params, softmax=False, relu_fc=True, pool="max", flatten="nchw",
+                  pad1=2, transpose_fc=True):
+    F = cnnlab.functional
+
+    def lin(h, key):
+        w = params[key + ".weight"]
+        return h @ (w.T if transpose_fc else w) + params[key + ".bias"]
+    pool_fn = F.max_pool2d if pool == "max" else F.avg_pool2d
+    h = pool_fn(F.relu(F.conv2d(x, params["conv1.weight"], params["conv1.bias"], padding=pad1)), 2)
+    h = pool_fn(F.relu(F.conv2d(h, params["conv2.weight"], params["conv2.bias"])), 2)
+    h = h.transpose(0, 2, 3, 1).reshape(len(h), -1) if flatten == "nhwc" else h.reshape(len(h), -1)
+    h = lin(h, "fc1")
+    h = F.relu(h) if relu_fc else h
+    h = lin(h, "fc2")
+    h = F.relu(h) if relu_fc else h
+    h = lin(h, "fc3")
+    return F.softmax(h, dim=1) if softmax else h
+
+
+LENET_MISTAKES = {
+    "softmax": (lambda x, p: lenet_student(x, p, softmax=True), "softmax applied"),
+    "no fc relu": (lambda x, p: lenet_student(x, p, relu_fc=False), "ReLU missing after the fully connected"),
+    "avg pool": (lambda x, p: lenet_student(x, p, pool="avg"), "average pooling instead of max pooling"),
+    "nhwc flatten": (lambda x, p: lenet_student(x, p, flatten="nhwc"), "flattened in the wrong order"),
+    "no padding": (lambda x, p: lenet_student(x, p, pad1=0), "raised ValueError"),
+    "W not transposed": (lambda x, p: lenet_student(x, p, transpose_fc=False), "raised ValueError"),
+}
+
+ALL_MISTAKES = {
+    "corr2d": CORR2D_MISTAKES, "correlate_same": SAME_MISTAKES, "sobel_magnitude": SOBEL_MISTAKES,
+    "output_size": OUTPUT_SIZE_MISTAKES, "corr2d_strided": STRIDED_MISTAKES,
+    "conv2d_forward": CONV_MISTAKES, "max_pool2d": MAX_POOL_MISTAKES, "avg_pool2d": AVG_POOL_MISTAKES,
+    "conv2d_backward": CONV_BWD_MISTAKES, "max_pool2d_backward": POOL_BWD_MISTAKES,
+    "lenet5_forward": LENET_MISTAKES,
+}
+PLANTED = [(name, label) for name, table in ALL_MISTAKES.items() for label in table]
+
+
+def test_every_exercise_has_planted_mistakes():
+    assert set(ALL_MISTAKES) == set(EXERCISES)
+    assert all(len(t) >= 4 for t in ALL_MISTAKES.values())
+
+
+@pytest.mark.parametrize("name,label", PLANTED, ids=[f"{n}-{m}" for n, m in PLANTED])
+def test_planted_mistake_fails_with_the_right_diagnosis(capsys, name, label):
+    fn, diagnosis = ALL_MISTAKES[name][label]
+    result, text = run(capsys, name, fn)
+    assert isinstance(result, CheckResult)
+    assert not result, text
+    assert not result.passed and result.n_passed < result.n_cases
+    assert result.points_earned(EXERCISES[name].points) < EXERCISES[name].points
+    assert diagnosis in text, f"expected {diagnosis!r} in:\n{text}"
+    failing = [line for line in text.splitlines() if line.startswith("  ✗ ")]
+    assert failing, text           # says WHICH case failed
+    if label != "not implemented":
+        assert text.count("✓") + text.count("✗") >= result.n_cases   # one line per case
+
+
+def test_failure_text_names_the_case_and_the_cause(capsys):
+    fn = CORR2D_MISTAKES["flipped"][0]
+    _, text = run(capsys, "corr2d", fn)
+    assert ("  ✗ fixed: 3x3 worked example (answer [[19, 25], [37, 43]]): kernel flipped: your "
+            "result is the CONVOLUTION") in text
+    # the same cause on a later case is abbreviated
+    assert "  ✗ fixed: 4x6 input, asymmetric 2x3 kernel: kernel flipped (as above)" in text
+    assert text.splitlines()[0].startswith("Checking corr2d(x, k) -- lesson 1")
+
+
+def test_exception_is_reported_with_type_message_and_line(capsys):
+    result, text = run(capsys, "corr2d", _index_error)
+    assert not result
+    assert "raised IndexError: index 3 is out of bounds" in text
+    assert "[line " in text and "out[i, j] += x[i + a, j + b] * k[a, b]" in text
+    assert "hint: an index ran past the end" in text
+    assert "the same IndexError as in" in text    # repeated errors are not repeated in full
+
+
+def test_not_implemented_is_reported_once(capsys):
+    for name, ex in EXERCISES.items():
+        result, text = run(capsys, name, _not_implemented)
+        assert not result and result.n_passed == 0 and result.points_earned(ex.points) == 0
+        assert text.count("not implemented yet") == 1
+        assert "replace `raise NotImplementedError()` with your code" in text
+
+
+# =========================================================================== behaviour
+
+@pytest.mark.parametrize("name,label", [("corr2d", "flipped"), ("conv2d_backward", "dw last image"),
+                                        ("max_pool2d_backward", "all ties"), ("output_size", "ceil")])
+def test_output_is_deterministic(capsys, name, label):
+    fn = ALL_MISTAKES[name][label][0]
+    first = run(capsys, name, fn)[1]
+    second = run(capsys, name, fn)[1]
+    assert first == second
+    assert first == str(evaluate_outputs(name, checks.collect_outputs(name, fn))) + "\n"
+
+
+def test_cases_are_deterministic():
+    for ex in EXERCISES.values():
+        a, b = ex.cases(), ex.cases()
+        assert [c.name for c in a] == [c.name for c in b]
+        assert len({c.name for c in a}) == len(a), f"{ex.name}: case names must be unique"
+        for ca, cb in zip(a, b):
+            for u, v in zip(ca.args, cb.args):
+                if isinstance(u, dict):
+                    assert all(np.array_equal(u[k], v[k]) for k in u)
+                else:
+                    assert np.array_equal(u, v)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 12345])
+def test_seeded_cases_for_the_grader(seed):
+    """cases(seed=...) (the grader's fresh cases): same names and shapes, other random numbers;
+    the reference still passes and a planted mistake still fails."""
+    for name, ex in EXERCISES.items():
+        base, fresh = ex.cases(), ex.cases(seed=seed)
+        assert [c.name.split(":")[0] for c in base] == [c.name.split(":")[0] for c in fresh]
+        assert [c.name for c in base if c.name.startswith("fixed")] == \
+            [c.name for c in fresh if c.name.startswith("fixed")]
+        changed = name == "output_size" and [c.args for c in base] != [c.args for c in fresh]
+        for b, f in zip(base, fresh):
+            assert ex.diagnose(f, ex.reference(*f.args, **f.kwargs)) is None, (name, f.name)
+            for u, v in zip(b.args, f.args):
+                if isinstance(u, np.ndarray):
+                    assert u.shape == v.shape and u.dtype == v.dtype
+                    changed |= not np.array_equal(u, v)
+                elif isinstance(u, dict):
+                    changed |= not all(np.array_equal(u[k], v[k]) for k in u)
+        assert changed, name
+        label, (fn, _) = next(iter(ALL_MISTAKES[name].items()))
+        outputs = {c.name: checks._call(fn, c) if label != "not implemented" else None for c in fresh}
+        assert not all(ex.diagnose(c, outputs[c.name]) is None for c in fresh), (name, label)
+
+
+def test_inputs_are_copies(capsys):
+    result, text = run(capsys, "corr2d", _mutates_input)
+    assert result, text
+
+    def conv_vandal(x, w, b, stride=1, padding=0):
+        out = conv_student(x, w, b, stride, padding)
+        x += 1
+        w *= -1
+        b[:] = 0
+        return out
+    assert run(capsys, "conv2d_forward", conv_vandal)[0]
+
+    def lenet_vandal(x, params):
+        out = lenet_student(x, params)
+        params.clear()
+        return out
+    assert run(capsys, "lenet5_forward", lenet_vandal)[0]
+
+
+def test_student_errors_never_raise(capsys):
+    weird = [lambda *a, **k: "a string", lambda *a, **k: {"a": 1}, lambda *a, **k: object(),
+             lambda *a, **k: np.array(["x"]), lambda *a, **k: 1 / 0, lambda: None, 42,
+             lambda *a, **k: (None, None, None), lambda *a, **k: np.zeros(3)]
+    for name in EXERCISES:
+        for fn in weird:
+            result, text = run(capsys, name, fn)
+            assert not result and text
+
+
+def test_check_of_a_non_function(capsys):
+    result, text = run(capsys, "corr2d", 42)
+    assert not result and "corr2d should be a function, got int 42" in text
+
+
+def test_unknown_exercise_lists_the_names():
+    with pytest.raises(ValueError) as info:
+        check("corr2", corr2d_student)
+    msg = str(info.value)
+    assert "unknown exercise 'corr2'" in msg
+    assert all(name in msg for name in EXERCISES)
+    with pytest.raises(ValueError, match="unknown exercise"):
+        evaluate_outputs("nope", {})
+
+
+def test_top_level_check_is_the_same_function(capsys):
+    assert cnnlab.check is check
+
+
+def test_evaluate_outputs_from_data():
+    ex = EXERCISES["corr2d"]
+    cases = ex.cases()
+    outputs = {c.name: ex.reference(*c.args, **c.kwargs) for c in cases}
+    assert evaluate_outputs("corr2d", outputs)
+    # one case raised, one is missing, one is wrong
+    outputs[cases[1].name] = ErrorResult("ValueError", "operands could not be broadcast together")
+    del outputs[cases[2].name]
+    outputs[cases[3].name] = outputs[cases[3].name] + 1
+    result = evaluate_outputs("corr2d", outputs)
+    assert (result.passed, result.n_passed, result.n_cases) == (False, len(cases) - 3, len(cases))
+    text = str(result)
+    assert "raised ValueError: operands could not be broadcast together (hint:" in text
+    assert f"✗ {cases[2].name}: no result for this case" in text
+    assert "wrong values in" in text
+    # every case NotImplementedError -> a single "not implemented" message
+    ni = {c.name: ErrorResult("NotImplementedError", "") for c in cases}
+    assert "not implemented yet" in str(evaluate_outputs("corr2d", ni))
+
+
+def test_points_earned_rule():
+    def r(n_passed, n_cases):
+        return CheckResult("x", n_passed == n_cases, n_passed, n_cases, [])
+    assert r(6, 6).points_earned(3) == 3.0
+    assert r(5, 6).points_earned(3) == 2.5          # 2.5 exactly
+    assert r(4, 6).points_earned(3) == 2.0
+    assert r(1, 7).points_earned(3) == 0.0          # 0.43 -> 0
+    assert r(2, 7).points_earned(3) == 0.5          # 0.86 -> 0.5
+    assert r(0, 6).points_earned(3) == 0.0
+    assert r(11, 12).points_earned(1) == 0.5        # never full points while a case fails
+    assert r(0, 0).points_earned(3) == 0.0
+    assert bool(r(6, 6)) and not bool(r(5, 6))
+
+
+def test_check_result_display():
+    result = CheckResult("corr2d", True, 6, 6, ["a", "b"])
+    assert str(result) == "a\nb"
+    assert result.summary == "✓ corr2d: 6/6 cases passed"
+    assert "passed=True" in repr(result)
+
+
+@pytest.mark.parametrize("name", list(EXERCISES))
+def test_every_case_is_plain_data(name):
+    """Cases hold only numpy arrays and Python scalars/tuples (dicts of arrays for LeNet), so
+    the grader can ship them to a kernel and back."""
+    def plain(v):
+        if isinstance(v, np.ndarray):
+            return v.dtype.kind == "f"
+        if isinstance(v, (tuple, list)):
+            return all(plain(u) for u in v)
+        if isinstance(v, dict):
+            return all(isinstance(k, str) and plain(u) for k, u in v.items())
+        return v is None or isinstance(v, (int, float, str))
+    for case in EXERCISES[name].cases():
+        assert plain(case.args) and plain(case.kwargs), case.name
