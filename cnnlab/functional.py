@@ -1,0 +1,1542 @@
+"""cnnlab.functional: every piece of math in cnnlab, forward and backward.
+
+The names, argument order and semantics follow ``torch.nn.functional`` so that what you learn
+here carries over to PyTorch. Everything takes and returns NumPy arrays:
+
+* batched images are NCHW: ``(N, C, H, W)`` = (batch, channels, height, width);
+  batched signals are NCL: ``(N, C, L)``;
+* a convolution weight is ``(C_out, C_in, kH, kW)`` (``(C_out, C_in, k)`` in 1-D);
+* outputs keep the input dtype: float32 in, float32 out; float64 works everywhere (use it for
+  gradient checks). Integer or boolean input to the *batched* ops (conv, pools, activations,
+  linear, losses) is converted to float64; the pedagogical single-array functions
+  (``correlate2d`` ...) keep integers, like ``scipy.signal``.
+
+Every ``<op>_backward`` takes the gradient of the loss with respect to the op's output
+(``grad_output``, same shape as the output) and returns the gradient with respect to its
+input(s), i.e. one step of the chain rule.
+
+Arguments are checked once, here at the public boundary; a mistake raises ``ValueError`` or
+``TypeError`` naming the argument, the problem and the fix, never a bare ``IndexError``.
+
+The fast paths are vectorized: the sliding windows are zero-copy strided views
+(``cnnlab._windows``); a convolution is one matrix product per block of images; loops run only
+over the k*k kernel taps or over blocks of images, never over pixels.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from cnnlab._windows import (col2im_batch_last, get_num_threads, im2col_into, out_len, pad_nchw,
+                             parallel_for, set_num_threads, tap_slice, window_view)
+
+__all__ = [
+    # formulas
+    "output_size", "output_size_exact", "conv_parameter_count", "receptive_field",
+    # single arrays (scipy.signal semantics)
+    "correlate1d", "convolve1d", "correlate2d", "convolve2d",
+    # convolution
+    "conv1d", "conv2d", "conv1d_with_cache", "conv2d_with_cache", "conv1d_backward",
+    "conv2d_backward", "ConvCache",
+    # pooling
+    "max_pool1d", "max_pool2d", "max_pool1d_backward", "max_pool2d_backward",
+    "avg_pool1d", "avg_pool2d", "avg_pool1d_backward", "avg_pool2d_backward",
+    "sum_pool2d", "sum_pool2d_backward", "lp_pool1d", "lp_pool2d", "lp_pool1d_backward",
+    "lp_pool2d_backward",
+    # activations
+    "relu", "relu_backward", "sigmoid", "sigmoid_backward", "tanh", "tanh_backward",
+    "leaky_relu", "leaky_relu_backward", "silu", "silu_backward", "softmax", "softmax_backward",
+    "log_softmax", "log_softmax_backward",
+    # the rest
+    "linear", "linear_backward", "cross_entropy", "cross_entropy_backward", "dropout",
+    "dropout_backward", "flatten", "flatten_backward",
+    # threads for copies and elementwise loops (BLAS has its own)
+    "set_num_threads", "get_num_threads",
+]
+
+# Images per block in the forward convolution (see NOTES: ~16 images keeps the column buffer
+# in cache). The block is shrunk for big layers so one block's columns stay around 2 MB.
+_CHUNK_IMAGES = 16
+_CHUNK_BYTES = 2 << 20
+
+
+# ----------------------------------------------------------------------------------------------
+# argument checking (one place, so every message has the same shape)
+# ----------------------------------------------------------------------------------------------
+
+def _is_int(v) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _numeric_array(x, name: str, fn: str) -> np.ndarray:
+    """np.asarray(x) that refuses strings, objects and other non-numbers with a clear TypeError."""
+    try:
+        a = np.asarray(x)
+    except (TypeError, ValueError) as exc:  # ragged nested lists, ...
+        raise TypeError(f"{fn}: {name} must be a numeric array; could not convert it ({exc})") from None
+    if a.dtype.kind not in "biufc":
+        what = {"U": "strings", "S": "bytes", "O": "Python objects", "V": "records",
+                "M": "dates", "m": "time deltas"}.get(a.dtype.kind, f"dtype {a.dtype}")
+        raise TypeError(
+            f"{fn}: {name} must be a numeric array, got an array of {what} (dtype={a.dtype}); "
+            f"convert it first, e.g. np.asarray({name}, dtype=np.float32)"
+        )
+    return a
+
+
+def _float_array(x, name: str, fn: str) -> np.ndarray:
+    """Numeric, real array; int/bool become float64, float arrays are returned as they are."""
+    a = _numeric_array(x, name, fn)
+    if a.dtype.kind == "c":
+        raise TypeError(f"{fn}: {name} must be real, got complex dtype {a.dtype}; use {name}.real")
+    if a.dtype.kind != "f":
+        a = a.astype(np.float64)
+    return a
+
+
+def _cast(a: np.ndarray, dtype) -> np.ndarray:
+    return a if a.dtype == dtype else a.astype(dtype)
+
+
+def _int_tuple(v, n: int, name: str, fn: str, minimum: int) -> tuple[int, ...]:
+    """An int or an n-tuple of ints, each >= minimum."""
+    if _is_int(v):
+        vals = (int(v),) * n
+    elif isinstance(v, (tuple, list)) and len(v) == n and all(_is_int(e) for e in v):
+        vals = tuple(int(e) for e in v)
+    else:
+        shape = "an int" if n == 1 else f"an int or a tuple of {n} ints"
+        raise TypeError(f"{fn}: {name} must be {shape}, got {v!r}")
+    for e in vals:
+        if e < minimum:
+            if name == "padding":
+                raise ValueError(f"{fn}: padding must be >= 0, got {v!r}; padding adds zeros "
+                                 "around the input, so it cannot be negative")
+            raise ValueError(f"{fn}: {name} must be >= {minimum}, got {v!r}")
+    return vals
+
+
+def _shape_hint(shape, nd: int, what: str) -> str:
+    """Suggest the fix for an input with the wrong number of axes."""
+    want = nd + 2
+    if len(shape) == want - 2:
+        single = "signal" if nd == 1 else "image"
+        return f"; for a single {single} use x[None, None]"
+    if len(shape) == want - 1:
+        return f"; for a single {what} use x[None] (adds the batch axis)"
+    return ""
+
+
+def _check_batched_input(x, fn: str, nd: int) -> np.ndarray:
+    x = _float_array(x, "input", fn)
+    layout = "(N, C_in, L)" if nd == 1 else "(N, C_in, H, W)"
+    if fn.startswith(("max_pool", "avg_pool", "sum_pool", "lp_pool")):
+        layout = "(N, C, L)" if nd == 1 else "(N, C, H, W)"
+    if x.ndim != nd + 2:
+        what = "multi-channel signal" if nd == 1 else "multi-channel image"
+        raise ValueError(
+            f"{fn}: input must be {nd + 2}-D {layout}, got shape {tuple(x.shape)}"
+            + _shape_hint(x.shape, nd, what)
+        )
+    return x
+
+
+def _fits(fn: str, sizes, kernel, dilation, pads, axis_names) -> None:
+    """The dilated kernel must fit in the padded input along every axis."""
+    for n, k, d, (p0, p1), ax in zip(sizes, kernel, dilation, pads, axis_names):
+        span = d * (k - 1) + 1
+        if span > n + p0 + p1:
+            dil = f" = dilation {d}*({k}-1)+1" if d != 1 else ""
+            raise ValueError(
+                f"{fn}: the kernel spans {span} pixels along the {ax}{dil} (kernel_size {k}), "
+                f"which is larger than the padded input {ax} {n + p0 + p1} "
+                f"({ax} {n} + padding {p0}+{p1}); use a smaller kernel_size or dilation, "
+                "more padding, or a larger input"
+            )
+
+
+def _conv_padding(padding, nd: int, kernel, dilation, stride, fn: str):
+    """Normalise conv padding to ((before, after), ...) per spatial axis.
+
+    "valid" = no padding; "same" = output as large as the input (stride 1 only, as PyTorch):
+    the total padding d*(k-1) is split with the extra pixel, when it is odd, on the right/bottom.
+    """
+    if isinstance(padding, str):
+        if padding == "valid":
+            return tuple((0, 0) for _ in range(nd))
+        if padding == "same":
+            if any(s != 1 for s in stride):
+                raise ValueError(f"{fn}: padding='same' requires stride=1 (as in PyTorch), got "
+                                 f"stride={stride if nd > 1 else stride[0]}; use an int padding "
+                                 "with strides")
+            pads = []
+            for k, d in zip(kernel, dilation):
+                total = d * (k - 1)
+                pads.append((total // 2, total - total // 2))
+            return tuple(pads)
+        raise ValueError(f"{fn}: padding must be an int, a tuple of ints, 'valid' or 'same', "
+                         f"got {padding!r}")
+    p = _int_tuple(padding, nd, "padding", fn, 0)
+    return tuple((e, e) for e in p)
+
+
+def _check_weight(weight, x: np.ndarray, fn: str, nd: int) -> np.ndarray:
+    weight = _float_array(weight, "weight", fn)
+    if weight.ndim != nd + 2:
+        layout = "(C_out, C_in, k)" if nd == 1 else "(C_out, C_in, kH, kW)"
+        hint = " for a single 2-D kernel use k[None, None]" if nd == 2 and weight.ndim == 2 else ""
+        if nd == 1 and weight.ndim == 1:
+            hint = " for a single 1-D kernel use k[None, None]"
+        raise ValueError(f"{fn}: weight must be {nd + 2}-D {layout}, got shape "
+                         f"{tuple(weight.shape)};{hint or ' reshape it'}")
+    if weight.shape[1] != x.shape[1]:
+        raise ValueError(
+            f"{fn}: input has {x.shape[1]} channels (input.shape[1]) but weight expects "
+            f"{weight.shape[1]} (weight.shape[1]); the weight must be (C_out, C_in={x.shape[1]}, ...)"
+        )
+    if min(weight.shape) == 0:
+        raise ValueError(f"{fn}: weight has an empty axis, shape {tuple(weight.shape)}")
+    return _cast(weight, x.dtype)
+
+
+def _check_bias(bias, c_out: int, dtype, fn: str):
+    if bias is None:
+        return None
+    bias = _float_array(bias, "bias", fn)
+    if bias.shape != (c_out,):
+        raise ValueError(f"{fn}: bias must have shape (C_out,) = ({c_out},), one value per "
+                         f"output channel, got shape {tuple(bias.shape)}")
+    return _cast(bias, dtype)
+
+
+# ----------------------------------------------------------------------------------------------
+# formulas
+# ----------------------------------------------------------------------------------------------
+
+def _check_formula_args(fn, n, kernel_size, stride, padding, dilation):
+    for name, v, lo in (("n", n, 1), ("kernel_size", kernel_size, 1), ("stride", stride, 1),
+                        ("padding", padding, 0), ("dilation", dilation, 1)):
+        if not _is_int(v):
+            raise TypeError(f"{fn}: {name} must be an int, got {v!r}")
+        if v < lo:
+            if name == "padding":
+                raise ValueError(f"{fn}: padding must be >= 0, got {v}")
+            raise ValueError(f"{fn}: {name} must be >= {lo}, got {v}")
+    span = dilation * (kernel_size - 1) + 1
+    if span > n + 2 * padding:
+        dil = f" (dilation {dilation}*({kernel_size}-1)+1)" if dilation != 1 else ""
+        raise ValueError(
+            f"{fn}: the kernel (kernel_size={kernel_size}) spans {span} pixels{dil}, more than "
+            f"the padded input n + 2*padding = {n} + 2*{padding} = {n + 2 * padding}; use a "
+            "smaller kernel_size or dilation, more padding, or a larger input"
+        )
+
+
+def _formula_text(n, k, s, p, d) -> str:
+    """The output-size formula with the numbers filled in, without needless terms."""
+    if d == 1:
+        top = f"{n} - {k}" if p == 0 else f"{n} + 2*{p} - {k}"
+    else:
+        top = f"{n} - {d}*({k} - 1) - 1" if p == 0 else f"{n} + 2*{p} - {d}*({k} - 1) - 1"
+    return f"({top})/{s} + 1"
+
+
+def output_size(n, kernel_size, stride=1, padding=0, dilation=1, strict=False) -> int:
+    """Output length of a convolution or pooling along one axis (PyTorch's floor formula).
+
+        O = floor((n + 2*padding - dilation*(kernel_size - 1) - 1) / stride) + 1
+
+    Without padding and dilation this is floor((n - k)/s) + 1: the number of places the window
+    can sit. When the stride does not fit exactly, the last rows/columns are simply never
+    covered (the floor). ``strict=True`` raises a ValueError that shows the fractional value
+    instead, e.g. ``output_size(7, 3, stride=3, strict=True)`` explains ``(7 - 3)/3 + 1 = 2.33``.
+
+    >>> output_size(28, 5, padding=2)
+    28
+    >>> output_size(7, 3, stride=3)
+    2
+    """
+    fn = "output_size"
+    _check_formula_args(fn, n, kernel_size, stride, padding, dilation)
+    covered = n + 2 * padding - dilation * (kernel_size - 1) - 1
+    o = covered // stride + 1
+    rest = covered % stride
+    if strict and rest:
+        exact = covered / stride + 1
+        raise ValueError(
+            f"{fn}: stride {stride} does not fit: {_formula_text(n, kernel_size, stride, padding, dilation)}"
+            f" = {exact:.2f} is not a whole number. The floor gives {o}, and the last {rest} "
+            f"pixel(s) of the padded input are never covered. Choose a stride that divides "
+            f"{covered}, or change the padding or kernel_size so that it does."
+        )
+    return int(o)
+
+
+def output_size_exact(n, kernel_size, stride=1, padding=0, dilation=1) -> float:
+    """The unfloored output size (n + 2p - d(k-1) - 1)/s + 1, e.g. 2.333... for (7, 3, stride 3).
+
+    For explanations and widgets: a fractional value means the stride does not fit and
+    ``output_size`` rounds down.
+    """
+    _check_formula_args("output_size_exact", n, kernel_size, stride, padding, dilation)
+    return (n + 2 * padding - dilation * (kernel_size - 1) - 1) / stride + 1
+
+
+def conv_parameter_count(in_channels, out_channels, kernel_size, bias=True) -> int:
+    """Number of learnable numbers in a convolution layer: (kH*kW*C_in + 1)*C_out.
+
+    Each of the C_out filters has kH*kW*C_in weights (it looks at every input channel) plus
+    one bias. ``kernel_size`` is an int (square 2-D kernel), a pair, or a 1-tuple for 1-D.
+
+    >>> conv_parameter_count(3, 32, 5)   # 32 filters of 5x5 on an RGB image
+    2432
+    """
+    fn = "conv_parameter_count"
+    for name, v in (("in_channels", in_channels), ("out_channels", out_channels)):
+        if not _is_int(v) or v < 1:
+            raise ValueError(f"{fn}: {name} must be a positive int, got {v!r}")
+    if _is_int(kernel_size):
+        ks = (int(kernel_size),) * 2
+    elif isinstance(kernel_size, (tuple, list)) and 1 <= len(kernel_size) <= 3 and all(
+            _is_int(k) for k in kernel_size):
+        ks = tuple(int(k) for k in kernel_size)
+    else:
+        raise TypeError(f"{fn}: kernel_size must be an int or a tuple of ints, got {kernel_size!r}")
+    if min(ks) < 1:
+        raise ValueError(f"{fn}: kernel_size must be >= 1, got {kernel_size!r}")
+    return (math.prod(ks) * in_channels + (1 if bias else 0)) * out_channels
+
+
+def receptive_field(layers) -> list[int]:
+    """Receptive field (in input pixels, along one axis) after each layer of a stack.
+
+    layers : list of (kernel_size, stride, dilation) tuples; (kernel_size, stride) and
+             (kernel_size,) are accepted too (dilation 1, stride 1).
+    returns: list of ints, one per layer.
+
+    Each layer widens the field by dilation*(k-1) steps of its input, and one step of its input
+    is ``jump`` input pixels, the product of all earlier strides:
+
+        r = r + d*(k-1)*jump;   jump = jump*s
+
+    >>> receptive_field([(3, 1, 1), (3, 1, 1)])    # two 3x3 convs see 5x5
+    [3, 5]
+    >>> receptive_field([(5, 1, 1), (2, 2, 1), (5, 1, 1), (2, 2, 1)])   # LeNet-5
+    [5, 6, 14, 16]
+    """
+    fn = "receptive_field"
+    r, jump, out = 1, 1, []
+    for idx, layer in enumerate(layers):
+        if _is_int(layer):
+            layer = (layer,)
+        if not isinstance(layer, (tuple, list)) or not 1 <= len(layer) <= 3:
+            raise TypeError(f"{fn}: layers[{idx}] must be (kernel_size, stride, dilation), got {layer!r}")
+        k, s, d = (tuple(layer) + (1, 1))[:3]
+        for name, v in (("kernel_size", k), ("stride", s), ("dilation", d)):
+            if not _is_int(v) or v < 1:
+                raise ValueError(f"{fn}: layers[{idx}] {name} must be a positive int, got {v!r}")
+        r += d * (k - 1) * jump
+        jump *= s
+        out.append(int(r))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# single arrays, scipy.signal semantics
+# ----------------------------------------------------------------------------------------------
+
+_MODES = ("valid", "same", "full")
+
+
+def _pedagogical_args(x, k, mode, nd, fn):
+    x = _numeric_array(x, "x", fn)
+    k = _numeric_array(k, "k", fn)
+    if x.dtype == bool:
+        x = x.astype(np.int64)
+    if k.dtype == bool:
+        k = k.astype(np.int64)
+    kind = "1-D" if nd == 1 else "2-D"
+    for name, a in (("x", x), ("k", k)):
+        if a.ndim != nd:
+            extra = ""
+            if nd == 2 and a.ndim == 4:
+                extra = "; for batches of multi-channel images use conv2d"
+            elif nd == 2 and a.ndim == 3:
+                extra = "; for a colour image correlate each channel, or use conv2d"
+            raise ValueError(f"{fn}: {name} must be {kind}, got shape {tuple(a.shape)}{extra}")
+        if a.size == 0:
+            raise ValueError(f"{fn}: {name} is empty (shape {tuple(a.shape)})")
+    if mode not in _MODES:
+        raise ValueError(f"{fn}: mode must be 'valid', 'same' or 'full', got {mode!r}")
+    if mode == "valid":
+        bigger = all(a >= b for a, b in zip(x.shape, k.shape))
+        smaller = all(a <= b for a, b in zip(x.shape, k.shape))
+        if not (bigger or smaller):
+            raise ValueError(f"{fn}: in 'valid' mode x {tuple(x.shape)} must be at least as large "
+                             f"as k {tuple(k.shape)} in every dimension (or the other way round, as "
+                             "in scipy.signal); use mode='same' or 'full'")
+    return x, k
+
+
+def _crop_plan(n, a, mode, same_offset):
+    """(pad_before, pad_after, out_len) along one axis, for a correlation of a length-n signal
+    with a length-a kernel, relative to 'full' correlation (length n + a - 1, pad a-1 each side).
+
+    full : everything;  valid : the |n-a|+1 central values where one array lies inside the
+    other (no zero padding used);  same : n values starting at ``same_offset`` of full.
+    """
+    if mode == "full":
+        start, size = 0, n + a - 1
+    elif mode == "valid":
+        start, size = min(n, a) - 1, abs(n - a) + 1
+    else:
+        start, size = same_offset, n
+    before = a - 1 - start
+    after = size + a - 1 - n - before
+    return before, after, size
+
+
+def _correlate_nd(x, k, mode, same_offsets):
+    dtype = np.result_type(x, k)
+    pads = [_crop_plan(n, a, mode, off) for n, a, off in zip(x.shape, k.shape, same_offsets)]
+    # zero padding, by writing x into a fresh array (pads are never negative by construction)
+    xp = np.zeros([n + b + e for n, (b, e, _) in zip(x.shape, pads)], dtype=dtype)
+    xp[tuple(slice(b, b + n) for n, (b, _, _) in zip(x.shape, pads))] = x
+    # windows: shape (*out, *k.shape); out[i, j] = sum over the window times the kernel
+    win = sliding_window_view(xp, k.shape)
+    axes = tuple(range(x.ndim, 2 * x.ndim))
+    out = np.tensordot(win, k.astype(dtype, copy=False), axes=(axes, tuple(range(x.ndim))))
+    return out
+
+
+def correlate2d(x, k, mode="valid"):
+    """Cross-correlation of one 2-D array with one 2-D kernel (what CNNs call "convolution").
+
+    x    : (H, W) input (list of lists is fine)
+    k    : (kH, kW) kernel
+    mode : "valid" (default; only positions where k lies fully inside x: (H-kH+1, W-kW+1)),
+           "same" (output (H, W), zero padding, centred exactly as scipy.signal.correlate2d:
+           for an even kernel the extra zero row/column is on the bottom/right), or
+           "full" (every overlap: (H+kH-1, W+kW-1)).
+    returns out with out[i, j] = sum_{a,b} x[i+a, j+b] * k[a, b]   (in "valid" mode);
+    the dtype is that of x and k combined (integers stay integers, like scipy).
+
+    >>> correlate2d(np.arange(9).reshape(3, 3), [[0, 1], [2, 3]]).tolist()
+    [[19, 25], [37, 43]]
+    """
+    x, k = _pedagogical_args(x, k, mode, 2, "correlate2d")
+    if k.dtype.kind == "c":
+        k = k.conj()  # scipy conjugates the kernel of a correlation
+    # scipy centres a correlation's "same" output on kernel index k//2
+    return _correlate_nd(x, k, mode, (k.shape[0] // 2, k.shape[1] // 2))
+
+
+def convolve2d(x, k, mode="valid"):
+    """True 2-D convolution, as scipy.signal.convolve2d: correlation with the kernel flipped
+    in both directions (``k[::-1, ::-1]``).
+
+    out[i, j] = sum_{a,b} x[i+a, j+b] * k[kH-1-a, kW-1-b]  (in "valid" mode)
+    Shapes and modes as ``correlate2d``; "same" is centred as scipy.signal.convolve2d
+    (for an even kernel this differs by one pixel from correlate2d with the flipped kernel).
+    """
+    x, k = _pedagogical_args(x, k, mode, 2, "convolve2d")
+    flipped = k[::-1, ::-1]
+    return _correlate_nd(x, flipped, mode, ((k.shape[0] - 1) // 2, (k.shape[1] - 1) // 2))
+
+
+def correlate1d(x, k, mode="valid"):
+    """Cross-correlation of two 1-D arrays, as ``np.correlate`` / ``scipy.signal.correlate``.
+
+    x : (L,)   k : (kL,)
+    out[i] = sum_a x[i+a] * k[a]; "valid" length L-kL+1, "same" length L (centred as
+    scipy.signal.correlate), "full" length L+kL-1.
+
+    >>> correlate1d([0, 1, 2, 3], [1, 2]).tolist()
+    [2, 5, 8]
+    """
+    x, k = _pedagogical_args(x, k, mode, 1, "correlate1d")
+    if k.dtype.kind == "c":
+        k = k.conj()
+    return _correlate_nd(x, k, mode, ((k.shape[0] - 1) // 2,))
+
+
+def convolve1d(x, k, mode="valid"):
+    """1-D convolution (kernel flipped), as ``np.convolve`` / ``scipy.signal.convolve``.
+
+    >>> convolve1d([0, 1, 2, 3], [1, 2]).tolist()
+    [1, 4, 7]
+    """
+    x, k = _pedagogical_args(x, k, mode, 1, "convolve1d")
+    return _correlate_nd(x, k[::-1], mode, ((k.shape[0] - 1) // 2,))
+
+
+# ----------------------------------------------------------------------------------------------
+# batched convolution
+# ----------------------------------------------------------------------------------------------
+
+@dataclass
+class ConvCache:
+    """What the forward convolution keeps for the backward (see ``conv2d_with_cache``).
+
+    cols        : the im2col matrix of the padded input, either (C_in*kH*kW, OH*OW*N) in
+                  "batch innermost" layout (see ``_columns_batch_last``) or (N, C_in*kH*kW,
+                  OH*OW) per image; ``_use_batch_last`` decides
+    input_shape : (N, C_in, H, W)
+    pads        : (top, bottom, left, right)
+    stride, dilation : (sH, sW), (dH, dW)
+    """
+    cols: np.ndarray | None
+    input_shape: tuple
+    pads: tuple
+    stride: tuple
+    dilation: tuple
+
+
+def _conv2d_args(fn, input, weight, bias, stride, padding, dilation, nd):
+    """Validate and normalise; returns x4, w4, b, stride2, pads4, dilation2 in 2-D form.
+
+    1-D convolutions run as 2-D ones on images of height 1 (x[:, :, None, :]).
+    """
+    x = _check_batched_input(input, fn, nd)
+    w = _check_weight(weight, x, fn, nd)
+    b = _check_bias(bias, w.shape[0], x.dtype, fn)
+    s = _int_tuple(stride, nd, "stride", fn, 1)
+    d = _int_tuple(dilation, nd, "dilation", fn, 1)
+    kernel = w.shape[2:]
+    pads = _conv_padding(padding, nd, kernel, d, s, fn)
+    names = ("length",) if nd == 1 else ("height", "width")
+    _fits(fn, x.shape[2:], kernel, d, pads, names)
+    if nd == 1:
+        return (x[:, :, None, :], w[:, :, None, :], b, (1, s[0]), (0, 0) + pads[0], (1, d[0]))
+    return x, w, b, s, pads[0] + pads[1], d
+
+
+def _conv2d_forward(x, w, b, stride, pads, dilation, keep_cols=False):
+    """Forward convolution in blocks of images.
+
+    x : (N, C_in, H, W)   w : (C_out, C_in, kH, kW)   b : (C_out,) or None
+    returns out (N, C_out, OH, OW), and with keep_cols also cols (N, K, OH*OW).
+
+    For each block of about 16 images: copy the block's windows (a zero-copy view) into a small
+    reused buffer (block, K, OH*OW) with K = C_in*kH*kW, then one matmul
+    W (C_out, K) @ buffer -> (block, C_out, OH*OW), written straight into the NCHW output.
+    Without keep_cols the memory stays bounded however large the batch (inference); with it
+    the blocks are slices of one (N, K, OH*OW) array kept for the backward.
+    """
+    n, c, h, wd = x.shape
+    c_out, _, kh, kw = w.shape
+    xp = pad_nchw(x, pads)
+    win = window_view(xp, (kh, kw), stride, dilation)    # (N, C, kH, kW, OH, OW), no copy
+    oh, ow = win.shape[-2:]
+    k, L = c * kh * kw, oh * ow
+    wm = w.reshape(c_out, k)
+    out = np.empty((n, c_out, oh, ow), dtype=x.dtype)
+    out3 = out.reshape(n, c_out, L)
+    per_image = k * L * x.itemsize
+    chunk = max(1, min(_CHUNK_IMAGES, _CHUNK_BYTES // max(per_image, 1)))
+    kept = np.empty(win.shape, dtype=x.dtype) if keep_cols else None
+
+    def blocks(start, stop):                  # images start..stop-1 (one thread's share)
+        buf = None if keep_cols else np.empty((min(chunk, stop - start),) + win.shape[1:],
+                                              dtype=x.dtype)
+        for s in range(start, stop, chunk):
+            e = min(stop, s + chunk)
+            cols = im2col_into(kept[s:] if keep_cols else buf, win[s:e])    # (block, K, L)
+            np.matmul(wm, cols, out=out3[s:e])
+
+    parallel_for(n, blocks, items=n * k * L)
+    if b is not None:
+        out += b[:, None, None]
+    if keep_cols:
+        return out, kept.reshape(n, k, L)
+    return out
+
+
+def _columns_batch_last(x, kernel, stride, pads, dilation):
+    """The im2col matrix in "batch innermost" layout, shared by the training forward and the
+    backward.
+
+    x : (N, C_in, H, W)
+    returns cols (K, OH*OW*N) with K = C_in*kH*kW, row c*kH*kW + i*kW + j, and
+            cols[k, (oh*OW + ow)*N + n] = padded[n, c, oh*sH + i*dH, ow*sW + j*dW]
+
+    The input is transposed and padded once into (C_in, Hp, Wp, N); every window row is then
+    a contiguous run of OW*N numbers (stride 1), so the copy is fast, and each of the three
+    matrix products of a training step (forward, dW, dX) is ONE large GEMM.
+    """
+    n, c, h, wd = x.shape
+    pt, pb, pl, pr = pads
+    xt = np.zeros((c, h + pt + pb, wd + pl + pr, n), dtype=x.dtype)   # pad = write into zeros
+    xt[:, pt:pt + h, pl:pl + wd, :] = x.transpose(1, 2, 3, 0)
+    # window_view wants (N, C, H, W): hand it a transposed view, then put N last again
+    win = window_view(xt.transpose(3, 0, 1, 2), kernel, stride, dilation)
+    win = win.transpose(1, 2, 3, 4, 5, 0)                 # (C, kH, kW, OH, OW, N), no copy
+    cols = np.empty(win.shape, dtype=x.dtype)
+    # the copy, split over kernel rows i between threads
+    parallel_for(kernel[0], lambda a, b: np.copyto(cols[:, a:b], win[:, a:b]), items=cols.size)
+    return cols.reshape(c * kernel[0] * kernel[1], -1)
+
+
+def _use_batch_last(c_in, c_out, kh, kw) -> bool:
+    """Which im2col layout the training forward keeps (measured on LeNet-5 shapes).
+
+    The batch-innermost layout copies the columns faster and makes every product one large
+    GEMM, but its output must be transposed back to NCHW (C_out numbers per column). That pays
+    when the columns are much taller than the output: K = C_in*kH*kW >= 8*C_out (LeNet's conv2:
+    150 vs 16). For a first layer like LeNet's conv1 (K = 25, C_out = 6) the per-image blocks win.
+    """
+    return c_in * kh * kw >= 8 * c_out
+
+
+def _conv2d_forward_cached(x, w, b, stride, pads, dilation):
+    """Training forward: keeps the columns for the backward, in the better of two layouts.
+
+    returns out (N, C_out, OH, OW) and cols: (K, OH*OW*N) "batch innermost" (one GEMM
+    W (C_out, K) @ cols), or (N, K, OH*OW) from the per-block forward.
+    """
+    n = x.shape[0]
+    c_out, _, kh, kw = w.shape
+    if not _use_batch_last(x.shape[1], c_out, kh, kw):
+        return _conv2d_forward(x, w, b, stride, pads, dilation, keep_cols=True)
+    oh = out_len(x.shape[2], kh, stride[0], dilation[0], pads[0] + pads[1])
+    ow = out_len(x.shape[3], kw, stride[1], dilation[1], pads[2] + pads[3])
+    cols = _columns_batch_last(x, (kh, kw), stride, pads, dilation)
+    res = (w.reshape(c_out, -1) @ cols).reshape(c_out, oh, ow, n)
+    out = np.empty((n, c_out, oh, ow), dtype=x.dtype)
+    res = res.transpose(3, 0, 1, 2)                       # back to NCHW (a view) ...
+
+    def store(start, stop):
+        if b is None:
+            np.copyto(out[start:stop], res[start:stop])   # ... copied once,
+        else:                                             # ... with the bias added on the way
+            np.add(res[start:stop], b[:, None, None], out=out[start:stop])
+
+    parallel_for(n, store, items=out.size)
+    return out, cols
+
+
+def _conv2d_backward(go, x, w, stride, pads, dilation, needs_input_grad, cols):
+    """Gradients of out = conv2d(x, w) + b.
+
+    go   : (N, C_out, OH, OW)    x : (N, C_in, H, W)    w : (C_out, C_in, kH, kW)
+    cols : from the forward, (K, OH*OW*N) batch innermost or (N, K, OH*OW) per image; or None
+           to rebuild them from x
+    returns grad_input (N, C_in, H, W) or None, grad_weight (C_out, C_in, kH, kW),
+    grad_bias (C_out,).
+
+    grad_output becomes go_t (C_out, OH*OW*N), batch innermost, with one transposing copy; then
+      dW = go_t @ cols.T                       one GEMM (C_out, K)
+           (per-image columns: sum over n of go[n] (C_out, L) @ cols[n].T, a batched matmul)
+      dX = col2im(W.T @ go_t)                  one GEMM (K, OH*OW*N), then kH*kW slice-adds
+    """
+    n, c, h, wd = x.shape
+    c_out, _, kh, kw = w.shape
+    _, _, oh, ow = go.shape
+    k = c * kh * kw
+    pt, pb, pl, pr = pads
+    if cols is None:
+        cols = _columns_batch_last(x, (kh, kw), stride, pads, dilation)
+    go_t = None
+    if cols.ndim == 3:                                    # per-image columns (N, K, L)
+        grad_bias = go.sum(axis=(0, 2, 3))
+        go3 = go.reshape(n, c_out, oh * ow)
+        partial = {}                                      # per-thread partial sums
+
+        def dw_part(start, stop):
+            partial[start] = np.matmul(go3[start:stop], cols[start:stop].transpose(0, 2, 1)).sum(0)
+
+        parallel_for(n, dw_part, items=cols.size)
+        grad_weight = sum(partial[key] for key in sorted(partial)).reshape(w.shape)
+    else:                                                 # batch-innermost columns (K, L*N)
+        go_t = _batch_last(go)
+        grad_bias = go_t.sum(axis=1)
+        grad_weight = (go_t @ cols.T).reshape(w.shape)
+    grad_input = None
+    if needs_input_grad:
+        if go_t is None:
+            go_t = _batch_last(go)
+        # column gradient (C_in, kH, kW, OH, OW, N); each tap's slab is added back through a
+        # strided slice of the padded gradient (C_in, Hp, Wp, N), then crop and go back to NCHW
+        dcols = (w.reshape(c_out, k).T @ go_t).reshape(c, kh, kw, oh, ow, n)
+        hp, wp = h + pt + pb, wd + pl + pr
+        dxp = col2im_batch_last(dcols, (c, hp, wp, n), (kh, kw), stride, dilation)
+        crop = dxp[:, pt:pt + h, pl:pl + wd, :].transpose(3, 0, 1, 2)   # NCHW view
+        grad_input = np.empty(x.shape, dtype=go.dtype)
+        parallel_for(n, lambda a, b: np.copyto(grad_input[a:b], crop[a:b]), items=crop.size)
+    return grad_input, grad_weight, grad_bias
+
+
+def _batch_last(go):
+    """(N, C, OH, OW) -> contiguous (C, OH*OW*N): one transposing copy, split over channels."""
+    n, c, oh, ow = go.shape
+    out = np.empty((c, oh, ow, n), dtype=go.dtype)
+    parallel_for(c, lambda a, b: np.copyto(out[a:b], go[:, a:b].transpose(1, 2, 3, 0)),
+                 items=go.size)
+    return out.reshape(c, oh * ow * n)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1):
+    """2-D convolution (cross-correlation) of a batch of images, as torch.nn.functional.conv2d.
+
+    input  : (N, C_in, H, W)
+    weight : (C_out, C_in, kH, kW)
+    bias   : (C_out,) or None
+    stride, dilation : int or (sH, sW) >= 1
+    padding : int or (pH, pW) zeros on each side, or "valid" (none) or "same" (stride 1 only;
+              output H x W; an odd total padding puts the extra row/column at the bottom/right,
+              as PyTorch)
+    returns (N, C_out, OH, OW), OH = floor((H + 2pH - dH(kH-1) - 1)/sH) + 1, likewise OW:
+
+        out[n, o, y, x] = bias[o] + sum_{c,i,j} weight[o, c, i, j]
+                                          * padded[n, c, y*sH + i*dH, x*sW + j*dW]
+    """
+    x, w, b, s, pads, d = _conv2d_args("conv2d", input, weight, bias, stride, padding, dilation, 2)
+    return _conv2d_forward(x, w, b, s, pads, d)
+
+
+def conv2d_with_cache(input, weight, bias=None, stride=1, padding=0, dilation=1):
+    """``conv2d`` that also returns what the backward needs: ``(out, cache)``.
+
+    Pass the cache to ``conv2d_backward(..., cache=cache)`` so the backward reuses the im2col
+    columns instead of rebuilding them (this is what ``nn.Conv2d`` does).
+    """
+    x, w, b, s, pads, d = _conv2d_args("conv2d", input, weight, bias, stride, padding, dilation, 2)
+    out, cols = _conv2d_forward_cached(x, w, b, s, pads, d)
+    return out, ConvCache(cols, x.shape, pads, s, d)
+
+
+def _check_grad_output(go, expected_shape, dtype, fn):
+    go = _float_array(go, "grad_output", fn)
+    if go.shape != tuple(expected_shape):
+        raise ValueError(f"{fn}: grad_output must have the forward output's shape "
+                         f"{tuple(expected_shape)}, got {tuple(go.shape)}")
+    return _cast(go, dtype)
+
+
+def _conv_out_shape(x4, w4, s, pads, d):
+    n, _, h, wd = x4.shape
+    oh = out_len(h, w4.shape[2], s[0], d[0], pads[0] + pads[1])
+    ow = out_len(wd, w4.shape[3], s[1], d[1], pads[2] + pads[3])
+    return n, w4.shape[0], oh, ow
+
+
+def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
+                    needs_input_grad=True, cache=None):
+    """Gradients of ``conv2d`` (same stride/padding/dilation as the forward).
+
+    grad_output : (N, C_out, OH, OW)  dLoss/dout
+    input       : (N, C_in, H, W)     the forward input
+    weight      : (C_out, C_in, kH, kW)
+    needs_input_grad : False skips grad_input (e.g. the first layer: nothing to send it to)
+    cache       : the ConvCache from ``conv2d_with_cache`` (reuses its columns)
+    returns (grad_input (N, C_in, H, W) or None, grad_weight (C_out, C_in, kH, kW),
+             grad_bias (C_out,) = grad_output summed over N, OH, OW)
+
+    grad_weight is a correlation of the input with grad_output; grad_input is a "full"
+    convolution of grad_output with the weight (implemented as W^T @ grad_output + col2im).
+    """
+    fn = "conv2d_backward"
+    x, w, _, s, pads, d = _conv2d_args(fn, input, weight, None, stride, padding, dilation, 2)
+    go = _check_grad_output(grad_output, _conv_out_shape(x, w, s, pads, d), x.dtype, fn)
+    cols = _cache_cols(cache, x.shape, pads, s, d, fn)
+    gi, gw, gb = _conv2d_backward(go, x, w, s, pads, d, needs_input_grad, cols)
+    return gi, _cast(gw, np.asarray(weight).dtype if _is_float(weight) else gw.dtype), gb
+
+
+def _is_float(a) -> bool:
+    return isinstance(a, np.ndarray) and a.dtype.kind == "f"
+
+
+def _cache_cols(cache, x_shape, pads, s, d, fn):
+    if cache is None:
+        return None
+    if not isinstance(cache, ConvCache):
+        raise TypeError(f"{fn}: cache must be the ConvCache returned by the *_with_cache forward, "
+                        f"got {type(cache).__name__}")
+    if tuple(cache.input_shape) != tuple(x_shape) or cache.pads != pads or cache.stride != s \
+            or cache.dilation != d:
+        raise ValueError(f"{fn}: cache does not match this call (forward input "
+                         f"{tuple(cache.input_shape)}, got input {tuple(x_shape)}, or different "
+                         "stride/padding/dilation); pass the cache from the matching forward")
+    return cache.cols
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1):
+    """1-D convolution of a batch of signals, as torch.nn.functional.conv1d.
+
+    input  : (N, C_in, L)    weight : (C_out, C_in, k)    bias : (C_out,) or None
+    returns (N, C_out, OL), OL = floor((L + 2p - d(k-1) - 1)/s) + 1
+        out[n, o, t] = bias[o] + sum_{c,i} weight[o, c, i] * padded[n, c, t*s + i*d]
+    Runs as conv2d on images of height 1.
+    """
+    x, w, b, s, pads, d = _conv2d_args("conv1d", input, weight, bias, stride, padding, dilation, 1)
+    return _conv2d_forward(x, w, b, s, pads, d)[:, :, 0, :]
+
+
+def conv1d_with_cache(input, weight, bias=None, stride=1, padding=0, dilation=1):
+    """``conv1d`` returning ``(out, cache)`` for ``conv1d_backward(..., cache=cache)``."""
+    x, w, b, s, pads, d = _conv2d_args("conv1d", input, weight, bias, stride, padding, dilation, 1)
+    out, cols = _conv2d_forward_cached(x, w, b, s, pads, d)
+    return out[:, :, 0, :], ConvCache(cols, x.shape, pads, s, d)
+
+
+def conv1d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
+                    needs_input_grad=True, cache=None):
+    """Gradients of ``conv1d``.
+
+    grad_output : (N, C_out, OL)   input : (N, C_in, L)   weight : (C_out, C_in, k)
+    returns (grad_input (N, C_in, L) or None, grad_weight (C_out, C_in, k), grad_bias (C_out,))
+    """
+    fn = "conv1d_backward"
+    x, w, _, s, pads, d = _conv2d_args(fn, input, weight, None, stride, padding, dilation, 1)
+    n, c_out, _, ol = _conv_out_shape(x, w, s, pads, d)
+    go = _check_grad_output(grad_output, (n, c_out, ol), x.dtype, fn)[:, :, None, :]
+    cols = _cache_cols(cache, x.shape, pads, s, d, fn)
+    gi, gw, gb = _conv2d_backward(go, x, w, s, pads, d, needs_input_grad, cols)
+    gw = _cast(gw[:, :, 0, :], np.asarray(weight).dtype if _is_float(weight) else gw.dtype)
+    return (None if gi is None else gi[:, :, 0, :]), gw, gb
+
+
+# ----------------------------------------------------------------------------------------------
+# pooling
+# ----------------------------------------------------------------------------------------------
+
+def _pool_args(fn, input, kernel_size, stride, padding, dilation, nd, check_half=True):
+    """Validate pooling arguments; return x4 and 2-D kernel, stride, pads4, dilation."""
+    x = _check_batched_input(input, fn, nd)
+    k = _int_tuple(kernel_size, nd, "kernel_size", fn, 1)
+    s = k if stride is None else _int_tuple(stride, nd, "stride", fn, 1)
+    p = _int_tuple(padding, nd, "padding", fn, 0)
+    d = _int_tuple(dilation, nd, "dilation", fn, 1)
+    if check_half:
+        for kk, pp in zip(k, p):
+            if pp > kk // 2:
+                raise ValueError(
+                    f"{fn}: padding must be at most half the kernel size (PyTorch's rule), got "
+                    f"padding={padding!r} with kernel_size={kernel_size!r}; use padding <= {kk // 2}"
+                )
+    names = ("length",) if nd == 1 else ("height", "width")
+    _fits(fn, x.shape[2:], k, d, [(e, e) for e in p], names)
+    for n, kk, ss, pp, dd, ax in zip(x.shape[2:], k, s, p, d, names):
+        if dd > 1 and pp > 0:
+            _check_windows_see_input(fn, n, kk, ss, pp, dd, ax)
+    if nd == 1:
+        return x[:, :, None, :], (1, k[0]), (1, s[0]), (0, 0, p[0], p[0]), (1, d[0])
+    return x, k, s, (p[0], p[0], p[1], p[1]), d
+
+
+def _check_windows_see_input(fn, n, k, s, p, d, axis):
+    """With dilation, a window may fall entirely on padding (its taps straddle the input).
+    PyTorch then returns -inf and a meaningless index; we refuse instead."""
+    o = out_len(n, k, s, d, 2 * p)
+    taps = np.arange(o)[:, None] * s - p + np.arange(k)[None, :] * d    # (O, k) input positions
+    inside = ((taps >= 0) & (taps < n)).any(axis=1)
+    if not inside.all():
+        raise ValueError(f"{fn}: with padding={p} and dilation={d} the pooling window at "
+                         f"{axis} position {int(np.argmin(inside))} sees only padding; use less "
+                         "padding or a smaller dilation")
+
+
+def _pool_out_hw(x4, k, s, pads, d):
+    _, _, h, w = x4.shape
+    return (out_len(h, k[0], s[0], d[0], pads[0] + pads[1]),
+            out_len(w, k[1], s[1], d[1], pads[2] + pads[3]))
+
+
+def _taps_disjoint(k, s, d) -> bool:
+    """True when no two windows share a pixel (stride >= dilated kernel span on both axes), so
+    the backward may write each tap's gradient instead of adding it."""
+    return all(st >= dd * (kk - 1) + 1 for kk, st, dd in zip(k, s, d))
+
+
+def _max_pool2d_taps(x, k, s, pads, d):
+    """Running maximum over the kH*kW taps of the window view.
+
+    returns out (N, C, OH, OW) and tap (N, C, OH, OW) small ints: which tap (i*kW + j) won.
+    A tap replaces the current best only where it is strictly greater, so ties go to the first
+    maximum in row-major window order, as in PyTorch.
+    """
+    xp = pad_nchw(x, pads, -np.inf)
+    win = window_view(xp, k, s, d)                   # (N, C, kH, kW, OH, OW)
+    out = np.empty(win.shape[:2] + win.shape[4:], dtype=x.dtype)
+    ntaps = k[0] * k[1]
+    tap = np.zeros(out.shape, dtype=np.int8 if ntaps <= 127 else np.int32)
+
+    def images(a, b):                                # images a..b-1 (one thread's share)
+        o, tp, w = out[a:b], tap[a:b], win[a:b]
+        np.copyto(o, w[:, :, 0, 0])
+        better = np.empty(o.shape, dtype=bool)
+        for t in range(1, ntaps):
+            v = w[:, :, t // k[1], t % k[1]]
+            np.greater(v, o, out=better)
+            np.maximum(o, v, out=o)
+            # tap = t where better: t is larger than every earlier tap number, so a maximum
+            # with better*t does it (much faster than np.copyto(..., where=better))
+            np.maximum(tp, better * tp.dtype.type(t), out=tp)
+
+    parallel_for(x.shape[0], images, items=x.size)
+    return out, tap
+
+
+def _flat_indices(tap, x_shape, k, s, pads, d):
+    """Turn winning taps into PyTorch's indices: flat positions row*W + col in the unpadded
+    H*W plane. Window (oh, ow) tap (i, j) reads row oh*sH - pT + i*dH, col ow*sW - pL + j*dW."""
+    _, _, h, w = x_shape
+    oh, ow = tap.shape[-2:]
+    rows = np.arange(oh) * s[0] - pads[0]
+    cols = np.arange(ow) * s[1] - pads[2]
+    base = rows[:, None] * w + cols[None, :]                       # (OH, OW) window corner
+    ti, tj = np.divmod(np.arange(k[0] * k[1]), k[1])
+    offset = ti * d[0] * w + tj * d[1]                              # (kH*kW,) tap offset
+    flat = np.empty(tap.shape, dtype=np.int64)
+    parallel_for(tap.shape[0], lambda a, b: np.add(base, offset.take(tap[a:b]), out=flat[a:b]),
+                 items=4 * tap.size)
+    return flat
+
+
+def _max_pool_backward_indices(go, indices, x_shape, k, s, d, fn):
+    """Scatter each output gradient to the flat input position in ``indices``.
+
+    go, indices : (N, C, OH, OW);  returns (N, C, H, W).
+    Where windows do not overlap every index is unique, so a plain scatter (``gx.flat[...] =``)
+    is right; otherwise several windows may pick the same pixel and ``np.bincount`` adds them up.
+    """
+    n, c, h, w = x_shape
+    if indices.size and (indices.min() < 0 or indices.max() >= h * w):
+        raise ValueError(f"{fn}: indices must be flat positions in 0..{h * w - 1} of the "
+                         f"{h}x{w} input plane, as returned by the forward with return_indices=True")
+    if _taps_disjoint(k, s, d):
+        gx = np.zeros(x_shape, dtype=go.dtype)
+
+        def scatter(a, b):                   # images a..b-1, seen as one long vector:
+            # position = plane number * H*W + index in the plane
+            planes = (np.arange((b - a) * c, dtype=np.int64) * (h * w)).reshape(b - a, c, 1, 1)
+            gx[a:b].reshape(-1)[(indices[a:b] + planes).reshape(-1)] = go[a:b].reshape(-1)
+
+        parallel_for(n, scatter, items=4 * go.size)
+        return gx
+    # position in the whole (N, C, H, W) array = index in its plane + plane number * H*W
+    planes = (np.arange(n * c, dtype=np.int64) * (h * w)).reshape(n, c, 1, 1)
+    flat = (indices + planes).reshape(-1)
+    gx = np.bincount(flat, weights=go.reshape(-1), minlength=n * c * h * w).astype(go.dtype)
+    return gx.reshape(x_shape)
+
+
+def _max_pool_backward_taps(go, tap, x_shape, k, s, pads, d):
+    """Send each output gradient to the tap that won: per tap, grad * (tap == t) into that
+    tap's strided slice of the padded input gradient."""
+    n, c, h, w = x_shape
+    oh, ow = go.shape[-2:]
+    gxp = np.zeros((n, c, h + pads[0] + pads[1], w + pads[2] + pads[3]), dtype=go.dtype)
+    disjoint = _taps_disjoint(k, s, d)
+    hit = np.empty(go.shape, dtype=bool)
+    for t in range(k[0] * k[1]):
+        rows, cols = tap_slice(t // k[1], t % k[1], (oh, ow), s, d)
+        np.equal(tap, t, out=hit)
+        if disjoint:
+            np.multiply(go, hit, out=gxp[:, :, rows, cols])
+        else:
+            gxp[:, :, rows, cols] += go * hit
+    return gxp[:, :, pads[0]:pads[0] + h, pads[2]:pads[2] + w]
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, return_indices=False):
+    """2-D max pooling, as torch.nn.functional.max_pool2d.
+
+    input : (N, C, H, W)
+    kernel_size, stride (default = kernel_size), padding, dilation : int or pair
+    padding <= kernel_size/2 (PyTorch's rule); padded pixels are -inf, so they never win.
+    returns out (N, C, OH, OW), and with return_indices=True also indices (N, C, OH, OW) int64:
+    the flat position row*W + col of each maximum in the unpadded H*W plane.
+    Ties go to the FIRST maximum in row-major window order (as PyTorch).
+    """
+    x, k, s, pads, d = _pool_args("max_pool2d", input, kernel_size, stride, padding, dilation, 2)
+    out, tap = _max_pool2d_taps(x, k, s, pads, d)
+    if return_indices:
+        return out, _flat_indices(tap, x.shape, k, s, pads, d)
+    return out
+
+
+def max_pool2d_backward(grad_output, input, kernel_size, stride=None, padding=0, dilation=1,
+                        indices=None):
+    """Gradient of ``max_pool2d``: each output gradient goes to the input pixel that won its
+    window (the first maximum on ties), and adds up where windows overlap.
+
+    grad_output : (N, C, OH, OW)    input : (N, C, H, W)
+    indices     : the indices from ``max_pool2d(..., return_indices=True)`` (skips recomputing
+                  the maxima), or None
+    returns grad_input (N, C, H, W)
+    """
+    fn = "max_pool2d_backward"
+    x, k, s, pads, d = _pool_args(fn, input, kernel_size, stride, padding, dilation, 2)
+    go = _check_grad_output(grad_output, x.shape[:2] + _pool_out_hw(x, k, s, pads, d), x.dtype, fn)
+    if indices is not None:
+        indices = _check_indices(indices, go.shape, fn)
+        return _max_pool_backward_indices(go, indices, x.shape, k, s, d, fn)
+    tap = _max_pool2d_taps(x, k, s, pads, d)[1]
+    return _max_pool_backward_taps(go, tap, x.shape, k, s, pads, d)
+
+
+def _check_indices(indices, shape, fn):
+    indices = _numeric_array(indices, "indices", fn)
+    if indices.dtype.kind not in "iu" or indices.shape != tuple(shape):
+        raise ValueError(f"{fn}: indices must be the integer array of shape {tuple(shape)} returned "
+                         f"by the forward, got dtype {indices.dtype} shape {tuple(indices.shape)}")
+    return indices
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, return_indices=False):
+    """1-D max pooling, as torch.nn.functional.max_pool1d.
+
+    input : (N, C, L) -> out (N, C, OL) [, indices (N, C, OL) int64 positions in 0..L-1]
+    """
+    x, k, s, pads, d = _pool_args("max_pool1d", input, kernel_size, stride, padding, dilation, 1)
+    out, tap = _max_pool2d_taps(x, k, s, pads, d)
+    if return_indices:
+        return out[:, :, 0, :], _flat_indices(tap, x.shape, k, s, pads, d)[:, :, 0, :]
+    return out[:, :, 0, :]
+
+
+def max_pool1d_backward(grad_output, input, kernel_size, stride=None, padding=0, dilation=1,
+                        indices=None):
+    """Gradient of ``max_pool1d``: grad_output (N, C, OL), input (N, C, L) -> (N, C, L)."""
+    fn = "max_pool1d_backward"
+    x, k, s, pads, d = _pool_args(fn, input, kernel_size, stride, padding, dilation, 1)
+    go = _check_grad_output(grad_output, x.shape[:2] + _pool_out_hw(x, k, s, pads, d)[1:],
+                            x.dtype, fn)[:, :, None, :]
+    if indices is not None:
+        ind = _check_indices(indices, go.shape[:2] + go.shape[3:], fn)[:, :, None, :]
+        return _max_pool_backward_indices(go, ind, x.shape, k, s, d, fn)[:, :, 0, :]
+    tap = _max_pool2d_taps(x, k, s, pads, d)[1]
+    return _max_pool_backward_taps(go, tap, x.shape, k, s, pads, d)[:, :, 0, :]
+
+
+def _window_sum(x, k, s, pads, d):
+    """Sum over each window: a loop over the kH*kW taps of the zero-padded window view."""
+    xp = pad_nchw(x, pads)
+    win = window_view(xp, k, s, d)
+    out = win[:, :, 0, 0].copy()
+    for t in range(1, k[0] * k[1]):
+        out += win[:, :, t // k[1], t % k[1]]
+    return out
+
+
+def _window_sum_backward(go, x_shape, k, s, pads, d):
+    """Adjoint of ``_window_sum``: every tap receives the window's gradient."""
+    n, c, h, w = x_shape
+    oh, ow = go.shape[-2:]
+    gxp = np.zeros((n, c, h + pads[0] + pads[1], w + pads[2] + pads[3]), dtype=go.dtype)
+    disjoint = _taps_disjoint(k, s, d)
+    for t in range(k[0] * k[1]):
+        rows, cols = tap_slice(t // k[1], t % k[1], (oh, ow), s, d)
+        if disjoint:
+            gxp[:, :, rows, cols] = go
+        else:
+            gxp[:, :, rows, cols] += go
+    return gxp[:, :, pads[0]:pads[0] + h, pads[2]:pads[2] + w]
+
+
+def _avg_divisor(x_shape, k, s, pads, count_include_pad, dtype):
+    """kH*kW (count_include_pad) or, per output position, the number of real (unpadded)
+    pixels in the window: the window sum of an all-ones image. Shape () or (OH, OW)."""
+    if count_include_pad:
+        return float(k[0] * k[1])
+    ones = np.ones((1, 1) + tuple(x_shape[2:]), dtype=dtype)
+    return _window_sum(ones, k, s, pads, (1, 1))[0, 0]
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, count_include_pad=True):
+    """2-D average pooling, as torch.nn.functional.avg_pool2d.
+
+    input : (N, C, H, W) -> (N, C, OH, OW); the mean over each kH x kW window.
+    stride defaults to kernel_size; padding <= kernel_size/2, zeros; count_include_pad=True
+    divides by kH*kW even where the window covers padding (PyTorch's default), False divides by
+    the number of real pixels.
+    """
+    fn = "avg_pool2d"
+    x, k, s, pads, d = _pool_args(fn, input, kernel_size, stride, padding, 1, 2)
+    return _window_sum(x, k, s, pads, d) / _avg_divisor(x.shape, k, s, pads, count_include_pad,
+                                                         x.dtype)
+
+
+def avg_pool2d_backward(grad_output, input, kernel_size, stride=None, padding=0,
+                        count_include_pad=True):
+    """Gradient of ``avg_pool2d``: each pixel of a window gets grad / divisor.
+
+    grad_output : (N, C, OH, OW)   input : (N, C, H, W)   returns (N, C, H, W)
+    """
+    fn = "avg_pool2d_backward"
+    x, k, s, pads, d = _pool_args(fn, input, kernel_size, stride, padding, 1, 2)
+    go = _check_grad_output(grad_output, x.shape[:2] + _pool_out_hw(x, k, s, pads, d), x.dtype, fn)
+    go = go / _avg_divisor(x.shape, k, s, pads, count_include_pad, x.dtype)
+    return _window_sum_backward(go, x.shape, k, s, pads, d)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, count_include_pad=True):
+    """1-D average pooling, as torch.nn.functional.avg_pool1d: (N, C, L) -> (N, C, OL)."""
+    x, k, s, pads, d = _pool_args("avg_pool1d", input, kernel_size, stride, padding, 1, 1)
+    div = _avg_divisor(x.shape, k, s, pads, count_include_pad, x.dtype)
+    return (_window_sum(x, k, s, pads, d) / div)[:, :, 0, :]
+
+
+def avg_pool1d_backward(grad_output, input, kernel_size, stride=None, padding=0,
+                        count_include_pad=True):
+    """Gradient of ``avg_pool1d``: grad_output (N, C, OL), input (N, C, L) -> (N, C, L)."""
+    fn = "avg_pool1d_backward"
+    x, k, s, pads, d = _pool_args(fn, input, kernel_size, stride, padding, 1, 1)
+    go = _check_grad_output(grad_output, x.shape[:2] + _pool_out_hw(x, k, s, pads, d)[1:],
+                            x.dtype, fn)[:, :, None, :]
+    go = go / _avg_divisor(x.shape, k, s, pads, count_include_pad, x.dtype)
+    return _window_sum_backward(go, x.shape, k, s, pads, d)[:, :, 0, :]
+
+
+def sum_pool2d(input, kernel_size, stride=None, padding=0):
+    """Sum pooling (the sum over each window, zero padding) = avg_pool2d * kH*kW.
+
+    input : (N, C, H, W) -> (N, C, OH, OW). Not in PyTorch; it is the "subsampling" of the
+    original LeNet before its trainable scale.
+    """
+    x, k, s, pads, d = _pool_args("sum_pool2d", input, kernel_size, stride, padding, 1, 2)
+    return _window_sum(x, k, s, pads, d)
+
+
+def sum_pool2d_backward(grad_output, input, kernel_size, stride=None, padding=0):
+    """Gradient of ``sum_pool2d``: every pixel of a window receives the window's gradient."""
+    fn = "sum_pool2d_backward"
+    x, k, s, pads, d = _pool_args(fn, input, kernel_size, stride, padding, 1, 2)
+    go = _check_grad_output(grad_output, x.shape[:2] + _pool_out_hw(x, k, s, pads, d), x.dtype, fn)
+    return _window_sum_backward(go, x.shape, k, s, pads, d)
+
+
+def _check_norm_type(norm_type, fn):
+    if isinstance(norm_type, bool) or not isinstance(norm_type, numbers.Real) \
+            or not math.isfinite(norm_type) or norm_type <= 0:
+        raise ValueError(f"{fn}: norm_type must be a positive finite number (2 = L2 pooling), "
+                         f"got {norm_type!r}")
+    return float(norm_type)
+
+
+def _power(x, p: float):
+    """x**p with the cheap special cases (p = 1, 2) spelled out; keeps the dtype."""
+    if p == 1.0:
+        return x
+    if p == 2.0:
+        return x * x
+    return np.power(x, p)
+
+
+def _lp_forward(x, p, k, s):
+    """Returns (out, window sums S) with out = S**(1/p), S = sum of x**p over each window."""
+    ssum = _window_sum(_power(x, p), k, s, (0, 0, 0, 0), (1, 1))
+    out = np.sqrt(ssum) if p == 2.0 else np.power(ssum, 1.0 / p)
+    return out, ssum
+
+
+def _lp_backward(go, x, p, k, s):
+    """d out / d x = S**(1/p - 1) * x**(p-1) = (out / S) * x**(p-1), taken as 0 where S = 0
+    (as PyTorch gives for an all-zero window)."""
+    out, ssum = _lp_forward(x, p, k, s)
+    coef = np.zeros_like(ssum)
+    np.divide(go * out, ssum, out=coef, where=ssum != 0)
+    spread = _window_sum_backward(coef, x.shape, k, s, (0, 0, 0, 0), (1, 1))
+    return spread * _power(x, p - 1.0)
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None):
+    """Power-average (Lp) pooling, as torch.nn.functional.lp_pool2d: (sum over window x^p)^(1/p).
+
+    input : (N, C, H, W) -> (N, C, OH, OW); no padding; stride defaults to kernel_size.
+    norm_type=2 is the lectures' square-sum (L2) pooling; p=1 is sum pooling; p -> inf tends to
+    max pooling. Like PyTorch, a negative window sum with odd p gives nan.
+    """
+    fn = "lp_pool2d"
+    p = _check_norm_type(norm_type, fn)
+    x, k, s, _, _ = _pool_args(fn, input, kernel_size, stride, 0, 1, 2)
+    return _lp_forward(x, p, k, s)[0]
+
+
+def lp_pool2d_backward(grad_output, input, norm_type, kernel_size, stride=None):
+    """Gradient of ``lp_pool2d``: grad_output (N, C, OH, OW), input (N, C, H, W) -> (N, C, H, W)."""
+    fn = "lp_pool2d_backward"
+    p = _check_norm_type(norm_type, fn)
+    x, k, s, pads, d = _pool_args(fn, input, kernel_size, stride, 0, 1, 2)
+    go = _check_grad_output(grad_output, x.shape[:2] + _pool_out_hw(x, k, s, pads, d), x.dtype, fn)
+    return _lp_backward(go, x, p, k, s)
+
+
+def lp_pool1d(input, norm_type, kernel_size, stride=None):
+    """1-D power-average pooling, as torch.nn.functional.lp_pool1d: (N, C, L) -> (N, C, OL)."""
+    fn = "lp_pool1d"
+    p = _check_norm_type(norm_type, fn)
+    x, k, s, _, _ = _pool_args(fn, input, kernel_size, stride, 0, 1, 1)
+    return _lp_forward(x, p, k, s)[0][:, :, 0, :]
+
+
+def lp_pool1d_backward(grad_output, input, norm_type, kernel_size, stride=None):
+    """Gradient of ``lp_pool1d``: grad_output (N, C, OL), input (N, C, L) -> (N, C, L)."""
+    fn = "lp_pool1d_backward"
+    p = _check_norm_type(norm_type, fn)
+    x, k, s, pads, d = _pool_args(fn, input, kernel_size, stride, 0, 1, 1)
+    go = _check_grad_output(grad_output, x.shape[:2] + _pool_out_hw(x, k, s, pads, d)[1:],
+                            x.dtype, fn)[:, :, None, :]
+    return _lp_backward(go, x, p, k, s)[:, :, 0, :]
+
+
+# ----------------------------------------------------------------------------------------------
+# activations (elementwise, any shape)
+# ----------------------------------------------------------------------------------------------
+
+def _act_args(fn, x, grad_output=None):
+    x = _float_array(x, "x" if grad_output is None else "x", fn)
+    if grad_output is None:
+        return x
+    go = _float_array(grad_output, "grad_output", fn)
+    if go.shape != x.shape:
+        raise ValueError(f"{fn}: grad_output must have the shape of x {tuple(x.shape)}, got "
+                         f"{tuple(go.shape)}")
+    return x, _cast(go, x.dtype)
+
+
+def _by_rows(kernel, out, *arrays):
+    """out[a:b] = kernel(arrays[0][a:b], ..., out=out[a:b]) over blocks of the first axis, on
+    the worker threads when the arrays are big (see ``cnnlab._windows.parallel_for``)."""
+    if out.ndim == 0:
+        kernel(*arrays, out=out)
+    else:
+        parallel_for(out.shape[0], lambda a, b: kernel(*(v[a:b] for v in arrays), out=out[a:b]),
+                     items=out.size * (len(arrays) + 1))
+    return out
+
+
+def relu(x):
+    """max(x, 0), elementwise; any shape."""
+    x = _act_args("relu", x)
+    return _by_rows(lambda v, out: np.maximum(v, 0, out=out), np.empty_like(x), x)
+
+
+def relu_backward(grad_output, x):
+    """grad * (x > 0) (at exactly 0 the gradient is 0, as PyTorch)."""
+    x, go = _act_args("relu_backward", x, grad_output)
+    return _by_rows(lambda g, v, out: np.multiply(g, v > 0, out=out), np.empty_like(go), go, x)
+
+
+def _sigmoid(x):
+    # Stable for large |x|: exp only ever sees -|x| <= 0, so it cannot overflow.
+    e = np.exp(-np.abs(x))
+    r = 1 / (1 + e)
+    return np.where(x >= 0, r, e * r)
+
+
+def sigmoid(x):
+    """1 / (1 + exp(-x)), computed without overflow for large |x|."""
+    return _sigmoid(_act_args("sigmoid", x))
+
+
+def sigmoid_backward(grad_output, x, output=None):
+    """grad * s * (1 - s) with s = sigmoid(x) (pass ``output`` = s to skip recomputing it)."""
+    x, go = _act_args("sigmoid_backward", x, grad_output)
+    s = _sigmoid(x) if output is None else _cast(np.asarray(output), x.dtype)
+    return go * s * (1 - s)
+
+
+def tanh(x):
+    """Hyperbolic tangent, elementwise."""
+    return np.tanh(_act_args("tanh", x))
+
+
+def tanh_backward(grad_output, x, output=None):
+    """grad * (1 - tanh(x)^2) (pass ``output`` = tanh(x) to skip recomputing it)."""
+    x, go = _act_args("tanh_backward", x, grad_output)
+    t = np.tanh(x) if output is None else _cast(np.asarray(output), x.dtype)
+    return go * (1 - t * t)
+
+
+def _check_slope(negative_slope, fn):
+    if isinstance(negative_slope, bool) or not isinstance(negative_slope, numbers.Real):
+        raise TypeError(f"{fn}: negative_slope must be a number, got {negative_slope!r}")
+    return float(negative_slope)
+
+
+def leaky_relu(x, negative_slope=0.01):
+    """x where x > 0, negative_slope * x elsewhere."""
+    a = _check_slope(negative_slope, "leaky_relu")
+    x = _act_args("leaky_relu", x)
+    return np.where(x > 0, x, x * a)
+
+
+def leaky_relu_backward(grad_output, x, negative_slope=0.01):
+    """grad where x > 0, grad * negative_slope elsewhere (including x = 0, as PyTorch)."""
+    a = _check_slope(negative_slope, "leaky_relu_backward")
+    x, go = _act_args("leaky_relu_backward", x, grad_output)
+    return np.where(x > 0, go, go * a)
+
+
+def silu(x):
+    """x * sigmoid(x) (a.k.a. swish)."""
+    x = _act_args("silu", x)
+    return x * _sigmoid(x)
+
+
+def silu_backward(grad_output, x):
+    """grad * s * (1 + x * (1 - s)) with s = sigmoid(x)."""
+    x, go = _act_args("silu_backward", x, grad_output)
+    s = _sigmoid(x)
+    return go * s * (1 + x * (1 - s))
+
+
+def _check_dim(dim, ndim, fn):
+    if not _is_int(dim) or not -ndim <= dim < ndim:
+        raise ValueError(f"{fn}: dim must be an int in [{-ndim}, {ndim - 1}] for a {ndim}-D "
+                         f"input, got {dim!r}")
+    return int(dim)
+
+
+def _log_softmax(x, dim):
+    # Subtract the maximum first: exp never overflows, even for logits like 1000.
+    z = x - x.max(axis=dim, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=dim, keepdims=True))
+
+
+def _softmax(x, dim):
+    e = np.exp(x - x.max(axis=dim, keepdims=True))
+    return e / e.sum(axis=dim, keepdims=True)
+
+
+def softmax(x, dim=-1):
+    """exp(x) / sum(exp(x)) along ``dim``, stable for large values."""
+    x = _act_args("softmax", x)
+    if x.ndim == 0:
+        raise ValueError("softmax: x must have at least 1 dimension, got a scalar")
+    return _softmax(x, _check_dim(dim, x.ndim, "softmax"))
+
+
+def softmax_backward(grad_output, x, dim=-1, output=None):
+    """s * (grad - sum(grad * s, dim)) with s = softmax(x, dim)."""
+    x, go = _act_args("softmax_backward", x, grad_output)
+    dim = _check_dim(dim, x.ndim, "softmax_backward")
+    s = _softmax(x, dim) if output is None else _cast(np.asarray(output), x.dtype)
+    return s * (go - (go * s).sum(axis=dim, keepdims=True))
+
+
+def log_softmax(x, dim=-1):
+    """log(softmax(x)) = x - max - log(sum(exp(x - max))): stable for logits like 1000."""
+    x = _act_args("log_softmax", x)
+    if x.ndim == 0:
+        raise ValueError("log_softmax: x must have at least 1 dimension, got a scalar")
+    return _log_softmax(x, _check_dim(dim, x.ndim, "log_softmax"))
+
+
+def log_softmax_backward(grad_output, x, dim=-1, output=None):
+    """grad - softmax(x) * sum(grad, dim)."""
+    x, go = _act_args("log_softmax_backward", x, grad_output)
+    dim = _check_dim(dim, x.ndim, "log_softmax_backward")
+    s = _softmax(x, dim) if output is None else np.exp(_cast(np.asarray(output), x.dtype))
+    return go - s * go.sum(axis=dim, keepdims=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# linear, loss, dropout, flatten
+# ----------------------------------------------------------------------------------------------
+
+def _linear_args(fn, input, weight):
+    x = _float_array(input, "input", fn)
+    w = _float_array(weight, "weight", fn)
+    if w.ndim != 2:
+        raise ValueError(f"{fn}: weight must be 2-D (out_features, in_features), got shape "
+                         f"{tuple(w.shape)}")
+    if x.ndim < 1:
+        raise ValueError(f"{fn}: input must be at least 1-D (..., in_features), got a scalar")
+    if x.shape[-1] != w.shape[1]:
+        hint = ""
+        if x.ndim > 2:
+            hint = (f"; input has shape {tuple(x.shape)}: flatten it first "
+                    f"(flatten(input) gives {x.shape[0]} x {math.prod(x.shape[1:])})")
+        raise ValueError(
+            f"{fn}: input has {x.shape[-1]} features (input.shape[-1]) but weight expects "
+            f"{w.shape[1]} (weight.shape[1] = in_features){hint}"
+        )
+    return x, _cast(w, x.dtype)
+
+
+def linear(input, weight, bias=None):
+    """Fully connected layer: input @ weight.T + bias, as torch.nn.functional.linear.
+
+    input  : (N, in_features) (or any (..., in_features))
+    weight : (out_features, in_features)
+    bias   : (out_features,) or None
+    returns (N, out_features)
+    """
+    x, w = _linear_args("linear", input, weight)
+    out = x @ w.T
+    if bias is not None:
+        b = _float_array(bias, "bias", "linear")
+        if b.shape != (w.shape[0],):
+            raise ValueError(f"linear: bias must have shape (out_features,) = ({w.shape[0]},), "
+                             f"got shape {tuple(b.shape)}")
+        out += _cast(b, x.dtype)
+    return out
+
+
+def linear_backward(grad_output, input, weight):
+    """Gradients of ``linear``.
+
+    grad_output : (N, out_features)   input : (N, in_features)   weight : (out, in)
+    returns (grad_input (N, in) = grad @ W, grad_weight (out, in) = grad^T @ input,
+             grad_bias (out,) = grad summed over N)
+    """
+    fn = "linear_backward"
+    x, w = _linear_args(fn, input, weight)
+    go = _check_grad_output(grad_output, x.shape[:-1] + (w.shape[0],), x.dtype, fn)
+    go2 = go.reshape(-1, w.shape[0])
+    grad_weight = go2.T @ x.reshape(-1, w.shape[1])
+    w_dtype = np.asarray(weight).dtype
+    if w_dtype.kind == "f":
+        grad_weight = _cast(grad_weight, w_dtype)
+    return go @ w, grad_weight, go2.sum(axis=0)
+
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _ce_args(fn, input, target, reduction):
+    x = _float_array(input, "input", fn)
+    if x.ndim != 2:
+        hint = "; for a single sample use input[None] and target[None]" if x.ndim == 1 else ""
+        raise ValueError(f"{fn}: input must be 2-D logits (N, C), got shape {tuple(x.shape)}{hint}")
+    t = _numeric_array(target, "target", fn)
+    if t.dtype.kind == "f" and t.size and np.all(np.isfinite(t)) and np.all(t == np.round(t)):
+        t = t.astype(np.int64)      # 3.0 is a fine label; 3.5 is not
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"{fn}: target must hold integer class labels 0..{x.shape[1] - 1}, got "
+                        f"dtype {t.dtype}; use target.astype(int) (for one-hot targets use "
+                        "target.argmax(1))")
+    if t.shape != (x.shape[0],):
+        raise ValueError(f"{fn}: target must have shape (N,) = ({x.shape[0]},), one label per "
+                         f"row of input, got shape {tuple(t.shape)}")
+    if t.size and (t.min() < 0 or t.max() >= x.shape[1]):
+        bad = t[(t < 0) | (t >= x.shape[1])][0]
+        raise ValueError(f"{fn}: target has label {bad}, outside 0..{x.shape[1] - 1} for C = "
+                         f"{x.shape[1]} classes (input.shape[1]); check the number of classes")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{fn}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    return x, t.astype(np.intp, copy=False)
+
+
+def cross_entropy(input, target, reduction="mean"):
+    """Softmax cross-entropy of logits against integer labels, as torch.nn.functional.cross_entropy.
+
+    input  : (N, C) raw scores (logits), not probabilities
+    target : (N,) integer class labels in 0..C-1
+    loss_n = -log softmax(input)[n, target[n]]  (via the stable log_softmax)
+    returns a 0-d array of the input dtype (mean or sum over n) or (N,) for reduction="none".
+    """
+    x, t = _ce_args("cross_entropy", input, target, reduction)
+    losses = -_log_softmax(x, 1)[np.arange(x.shape[0]), t]
+    if reduction == "none":
+        return losses
+    total = losses.sum(dtype=x.dtype)
+    if reduction == "mean":
+        total = total / x.shape[0] if x.shape[0] else np.asarray(np.nan, x.dtype)
+    return np.asarray(total, dtype=x.dtype)
+
+
+def cross_entropy_backward(grad_output, input, target, reduction="mean"):
+    """d loss / d logits = (softmax(input) - one_hot(target)) * grad_output (/ N for "mean").
+
+    grad_output : scalar (mean/sum; 1.0 when the loss is the final output) or (N,) for "none"
+    returns (N, C) of the input dtype.
+    """
+    fn = "cross_entropy_backward"
+    x, t = _ce_args(fn, input, target, reduction)
+    n = x.shape[0]
+    grad = _softmax(x, 1)
+    grad[np.arange(n), t] -= 1
+    go = _numeric_array(grad_output, "grad_output", fn)
+    if reduction == "none":
+        if go.shape != (n,):
+            raise ValueError(f"{fn}: with reduction='none' grad_output must have shape ({n},), got "
+                             f"{tuple(go.shape)}")
+        return grad * _cast(go.astype(x.dtype, copy=False), x.dtype)[:, None]
+    if go.size != 1:
+        raise ValueError(f"{fn}: with reduction={reduction!r} grad_output must be a scalar, got shape "
+                         f"{tuple(go.shape)}")
+    g = float(go.reshape(()))
+    if reduction == "mean":
+        g = g / max(n, 1)
+    grad *= g
+    return grad
+
+
+_fallback_rng = None
+
+
+def dropout(input, p=0.5, training=True, rng=None, return_mask=False):
+    """Inverted dropout, as torch.nn.functional.dropout.
+
+    Zeroes each element with probability p and scales the rest by 1/(1-p), so the expected
+    value is unchanged and nothing has to change at test time. training=False returns input.
+    input : any shape;  rng : a numpy Generator (layers pass ``cnnlab.nn.get_rng()``)
+    returns output, or (output, mask) with return_mask=True: mask is the boolean "kept" array
+    that ``dropout_backward`` needs.
+    """
+    global _fallback_rng
+    fn = "dropout"
+    x = _float_array(input, "input", fn)
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:
+        raise ValueError(f"{fn}: p must be a probability in [0, 1], got {p!r}")
+    p = float(p)
+    if not training or p == 0.0:
+        mask = np.ones(x.shape, dtype=bool)
+        return (x, mask) if return_mask else x
+    if rng is None:
+        if _fallback_rng is None:
+            _fallback_rng = np.random.default_rng()
+        rng = _fallback_rng
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"{fn}: rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    mask = rng.random(x.shape, dtype=np.float32) >= p
+    out = x * mask * (1.0 / (1.0 - p)) if p < 1.0 else np.zeros_like(x)
+    return (out, mask) if return_mask else out
+
+
+def dropout_backward(grad_output, mask, p):
+    """grad * mask / (1 - p): the gradient flows only through the kept elements."""
+    fn = "dropout_backward"
+    go = _float_array(grad_output, "grad_output", fn)
+    mask = np.asarray(mask)
+    if mask.shape != go.shape:
+        raise ValueError(f"{fn}: mask must have the shape of grad_output {tuple(go.shape)}, got "
+                         f"{tuple(mask.shape)}")
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:
+        raise ValueError(f"{fn}: p must be a probability in [0, 1], got {p!r}")
+    if p >= 1.0:
+        return np.zeros_like(go)
+    return go * mask * (1.0 / (1.0 - float(p)))
+
+
+def flatten(input, start_dim=1, end_dim=-1):
+    """Merge the axes start_dim..end_dim into one (a view when possible), as torch.flatten.
+
+    (N, C, H, W) -> (N, C*H*W) with the defaults.
+    """
+    x = _numeric_array(input, "input", "flatten")
+    nd = max(x.ndim, 1)
+    a = _check_dim(start_dim, nd, "flatten") % nd
+    b = _check_dim(end_dim, nd, "flatten") % nd
+    if a > b:
+        raise ValueError(f"flatten: start_dim ({start_dim}) must not come after end_dim ({end_dim})")
+    return x.reshape(x.shape[:a] + (-1,) + x.shape[b + 1:]) if x.ndim else x.reshape(1)
+
+
+def flatten_backward(grad_output, input):
+    """Reshape the gradient back to the input's shape. ``input`` may be the array or its shape."""
+    shape = tuple(input.shape) if hasattr(input, "shape") else tuple(input)
+    go = _float_array(grad_output, "grad_output", "flatten_backward")
+    if go.size != math.prod(shape):
+        raise ValueError(f"flatten_backward: grad_output has {go.size} elements, the input shape "
+                         f"{shape} has {math.prod(shape)}")
+    return go.reshape(shape)
