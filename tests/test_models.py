@@ -282,7 +282,10 @@ def test_eval_mode_gives_same_forward():
     x = np.random.default_rng(3).standard_normal((3, 1, 28, 28)).astype(np.float32)
     a = m(x)
     m.eval()
-    np.testing.assert_array_equal(m(x), a)
+    # LeNet-5 has no dropout or batch norm, so eval mode must not change the function. The
+    # training forward keeps im2col columns in another layout (another GEMM summation order),
+    # so equality holds to float32 rounding, not bit for bit.
+    np.testing.assert_allclose(m(x), a, rtol=1e-5, atol=1e-6)
 
 
 def test_state_dict_round_trip_between_models():
