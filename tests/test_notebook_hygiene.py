@@ -87,3 +87,20 @@ def test_lesson_follows_the_arc(path):
 
 def test_no_notebook_checkpoints_committed():
     assert not list(ROOT.glob("**/.ipynb_checkpoints/*.ipynb"))
+
+
+@pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=_ids(ALL_NOTEBOOKS))
+def test_no_markdown_renders_as_an_accidental_code_block(path):
+    """A paragraph indented 4+ spaces (e.g. from an un-dedented template) shows as code."""
+    nb = nbformat.read(path, as_version=4)
+    bad = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "markdown":
+            continue
+        lines = cell.source.splitlines()
+        for j, line in enumerate(lines):
+            prev_blank = j == 0 or not lines[j - 1].strip()
+            if prev_blank and re.match(r"^( {4,}|\t)\S", line) and not re.match(r"^\s*([-*+|>]|\d+\.)", line):
+                bad.append((i, line.strip()[:40]))
+                break
+    assert not bad, f"{path.name}: markdown cells render as code blocks: {bad}"

@@ -293,10 +293,7 @@ def lesson_1():
         widgets.convolution_stepper(np.array([1, 2, 3, 4, 5]), np.array([1, 0, -1])).widget
         """, "fragment"),
 
-        md("""
-        ## Check yourself
-
-        """ + answers(
+        md("## Check yourself\n\n" + answers(
             ("Compute by hand the valid cross-correlation of $x = [2, 0, 1, 3]$ with "
              "$k = [1, 2]$.",
              "$[2\\cdot1 + 0\\cdot2,\\; 0\\cdot1 + 1\\cdot2,\\; 1\\cdot1 + 3\\cdot2] = [2, 2, 7]$."),
@@ -543,10 +540,7 @@ def lesson_2():
         kernels that come out are whatever helps to get that label right.
         """, "fragment"),
 
-        md("""
-        ## Check yourself
-
-        """ + answers(
+        md("## Check yourself\n\n" + answers(
             ("What does a kernel whose weights sum to 0 output on a flat (constant) region?",
              "0. Each output is brightness × (sum of the weights). That is why Sobel and the "
              "Laplacian ignore flat areas and respond only to change."),
@@ -753,10 +747,7 @@ def lesson_3():
         viz.static_stride_explorer(5, 3, 2, 1, row=1, col=2)
         """),
 
-        md("""
-        ## Check yourself
-
-        """ + answers(
+        md("## Check yourself\n\n" + answers(
             ("A 32×32 input, 5×5 kernel, stride 1, no padding: output size?",
              "$\\lfloor(32 - 5)/1\\rfloor + 1 = 28$."),
             ("A 28×28 input, 3×3 kernel, stride 2, padding 1: output size?",
@@ -1004,10 +995,7 @@ def lesson_4():
                                            "pool 2×2, stride 2"])
         """),
 
-        md("""
-        ## Check yourself
-
-        """ + answers(
+        md("## Check yourself\n\n" + answers(
             ("How many parameters has a layer of 64 filters of 3×3 on 32 input channels?",
              "$(3 \\cdot 3 \\cdot 32 + 1) \\cdot 64 = 18{,}496$."),
             ("LeNet-5's second convolution has 16 filters of 5×5 on 6 channels. Parameters?",
