@@ -162,3 +162,70 @@ def test_image_grid_signed_detection():
     assert cmaps == ["gray", "RdBu_r"]
     vmin, vmax = fig.axes[1].images[0].get_clim()
     assert vmin == -vmax
+
+
+def test_receptive_field_axis_is_symmetric_with_whole_pixel_ticks():
+    fig = V.static_receptive_field([(5, 1, 1), (2, 2, 1), (5, 1, 1), (2, 2, 1)])
+    ax = fig.axes[0]
+    lo, hi = ax.get_xlim()
+    assert lo == -hi
+    ticks = ax.get_xticks()
+    assert np.all(ticks == np.round(ticks)) and 0 in ticks
+    np.testing.assert_array_equal(ticks, -ticks[::-1])
+
+
+def test_gallery_signed_maps_are_clipped_symmetrically_at_a_percentile():
+    img = sample_image("grace_hopper")[60:260, 150:350]
+    fig = V.static_kernel_gallery(img, signed_percentile=96)
+    by_title = {ax.get_title(): ax.images[0] for ax in fig.axes if ax.images}
+    sobel = by_title["Sobel x\n(vertical edges)"]
+    vmin, vmax = sobel.get_clim()
+    result = F.correlate2d(img, V.IMAGE_KERNELS["Sobel x (vertical edges)"])
+    assert vmin == -vmax and vmax == pytest.approx(np.percentile(np.abs(result), 96))
+    assert vmax < 0.5 * np.abs(result).max()          # the thin strong edges saturate
+    assert by_title["box blur"].get_cmap().name == "gray"
+
+
+def test_playground_output_is_drawn_at_the_input_scale():
+    digit = sample_image("digit")
+    view = V.KernelPlaygroundView(digit)
+    view.show(V.IMAGE_KERNELS["Sobel x (vertical edges)"], "Sobel x (vertical edges)")
+    # Same data limits in both panels; output pixel (i, j) over input pixel (i + 1, j + 1).
+    assert view.ax_out.get_xlim() == view.ax_img.get_xlim()
+    assert view.ax_out.get_ylim() == view.ax_img.get_ylim()
+    assert tuple(view._out.get_extent()) == (0.5, 26.5, 26.5, 0.5)
+    view.render_rgba()
+    w_in, w_out = (ax.get_window_extent().width for ax in (view.ax_img, view.ax_out))
+    assert w_in == pytest.approx(w_out, rel=0.02)
+    assert "1-pixel border" in view.ax_out.get_title()
+
+
+def test_kernel_labels():
+    factor, labels = V._kernel_labels(V.IMAGE_KERNELS["Sobel x (vertical edges)"] / 3)
+    assert factor == "1/3 × " and labels == ["−1", "0", "1", "−2", "0", "2", "−1", "0", "1"]
+    assert V._kernel_labels(V.IMAGE_KERNELS["box blur"])[0] == "1/9 × "
+    assert V._kernel_labels(V.IMAGE_KERNELS["identity"]) == ("", ["0"] * 4 + ["1"] + ["0"] * 4)
+    assert V._kernel_labels(np.array([[0.123, -0.456]])) == ("", ["0.1", "−0.5"])
+
+
+def test_channel_explorer_scales_and_readable_kernel_numbers():
+    rgb = sample_image("grace_hopper", grayscale=False)[::4, ::4]
+    view = V.ChannelExplorerView(rgb, *V.default_channel_weights())
+    facts = view.show(0)
+    view.render_rgba()
+    # The partial maps share one symmetric scale set by the partial maps alone; the output has
+    # its own (the colour bar), which is not the partial maps' one.
+    plims = {img.get_clim() for img in view._p_img}
+    assert len(plims) == 1
+    (pmin, pmax), = plims
+    assert pmin == -pmax and pmax == pytest.approx(np.percentile(np.abs(facts.partials), 98))
+    omin, omax = view._sum_img.get_clim()
+    assert omin == -omax and omax == pytest.approx(np.percentile(np.abs(facts.output), 98))
+    assert omax > 1.5 * pmax
+    assert "shared scale" in view._p_title.get_text() and "own scale" in view._ax_sum.get_title()
+    # Kernel numbers: short whole numbers (factor in the title) at 9 pt or more.
+    assert view._k_ax[0].get_title() == "W[0, 0] = 1/3 ×"
+    texts = [t for rows in view._k_txt[0] for t in rows]
+    assert [t.get_text() for t in texts] == ["−1", "0", "1", "−2", "0", "2", "−1", "0", "1"]
+    assert min(t.get_fontsize() for t in texts) >= 9
+    assert view._plus_b.get_text() == "+ b[0]  ="

@@ -62,8 +62,15 @@ def test_stepper_worked_example_texts():
         assert app.facts.label == f"y[{r}, {c}]"
         guard.check()
     assert app.text == "43 = 4×0 + 5×1 + 7×2 + 8×3"
-    # The equation drawn on the figure is the same text.
-    assert app.facts.text in app._view._eq.get_text()
+    # The equation is shown once: in the summary below the picture, not drawn in the widget's
+    # figure; the static fallback (no summary there) draws the same text in its figure.
+    assert app.summary.value.count(app.facts.text) == 1
+    assert not app._view._eq.get_visible() and app._view._eq.get_text() == ""
+    static = V.ConvolutionStepperView()
+    facts = static.show(1, 1)
+    assert facts.text in static._eq.get_text() and static._eq.get_visible()
+    # Explanations are HTML prose, never a <pre> (JupyterLab breaks <pre> text mid-word).
+    assert "<pre" not in app.summary.value and "Σ<sub><i>a</i></sub> Σ<sub><i>b</i></sub>" in app.summary.value
 
 
 @pytest.mark.parametrize("operation", ["correlate", "convolve"])
@@ -230,7 +237,9 @@ def test_stride_explorer_fractional_case():
     assert "2.33" in app.text and "O = 2" in app.text
     assert f.unvisited_cols == [6] and f.unvisited_rows == [6]
     assert "row 6 and column 6" in app.text
-    assert "2.33" in app.summary.value
+    assert "2.33" in app.summary.value and "<pre" not in app.summary.value
+    assert not app._view._formula.get_visible()            # shown once: in the summary only
+    assert "2.33" in V.static_stride_explorer(7, 3, 3).axes[-1].texts[0].get_text()
     # The window sits at the right place for every output cell.
     for r, c in itertools.product(range(2), range(2)):
         with app.hold():
@@ -388,6 +397,29 @@ def test_apps_have_the_common_interface(playground, channels):
         assert app.update() is app.facts
         assert app.last_update_ms > 0
         assert "application/vnd.jupyter.widget-view+json" in app._repr_mimebundle_()
+        # Explanations are wrapped HTML prose: no <pre>, which JupyterLab breaks mid-word.
+        assert "<pre" not in app.summary.value and "word-break:normal" in app.summary.value
+
+
+def test_widget_cells_of_lessons_1_4_hold_no_asserts():
+    """In slides a widget cell shows its source: its checks live in the next (skipped) cell."""
+    from pathlib import Path
+
+    import nbformat
+
+    root = Path(__file__).resolve().parent.parent / "notebooks"
+    names = ["01_discrete_convolution", "02_image_kernels", "03_stride_padding_dilation", "04_channels"]
+    widget_cells = 0
+    for name in names:
+        cells = nbformat.read(root / f"{name}.ipynb", as_version=4).cells
+        for i, cell in enumerate(cells):
+            if cell.cell_type == "code" and cell.source.rstrip().endswith(".widget"):
+                widget_cells += 1
+                assert "assert" not in cell.source, f"{name} cell {i}"
+                nxt = cells[i + 1]
+                if nxt.cell_type == "code" and "assert" in nxt.source:
+                    assert nxt.metadata["slideshow"]["slide_type"] == "skip", f"{name} cell {i + 1}"
+    assert widget_cells == 6
 
 
 def test_encode_frame_formats():

@@ -251,17 +251,17 @@ def _cell_fontsize(ax, nrows: int, ncols: int, fig: Figure, fraction: float = 0.
     return float(np.clip(cell_pt * fraction, lo, hi))
 
 
-def _signed_limit(*arrays, robust: bool = False) -> float:
+def _signed_limit(*arrays, robust: bool = False, percentile: float = 98.0) -> float:
     """Symmetric colour limit for signed data (zero is the white middle of RdBu_r).
 
-    robust=True uses the 98th percentile of |values| instead of the maximum, so that a few
-    extreme pixels do not wash out the rest of an image (those few saturate instead).
+    robust=True uses the given percentile (default 98th) of |values| instead of the maximum, so
+    that a few extreme pixels do not wash out the rest of an image (those few saturate instead).
     """
     values = [np.abs(np.asarray(a, dtype=float)).ravel() for a in arrays if np.size(a)]
     if not values:
         return 1.0
     values = np.concatenate(values)
-    m = float(np.percentile(values, 98)) if robust else float(values.max())
+    m = float(np.percentile(values, percentile)) if robust else float(values.max())
     if m <= 0:
         m = float(values.max())
     return m if m > 0 else 1.0
@@ -342,7 +342,8 @@ class ConvolutionStepperView(FrameView):
     ``F.correlate2d`` / ``F.convolve2d`` (``F.correlate1d`` / ``F.convolve1d`` for 1-D).
     """
 
-    def __init__(self, x=None, k=None, operation: str = "correlate", figsize=None, dpi: int = DPI):
+    def __init__(self, x=None, k=None, operation: str = "correlate", figsize=None, dpi: int = DPI,
+                 caption: bool = True):
         x = np.arange(9).reshape(3, 3) if x is None else np.asarray(x)
         k = np.array([[0, 1], [2, 3]]) if k is None else np.asarray(k)
         if x.ndim not in (1, 2) or x.ndim != k.ndim:
@@ -370,15 +371,19 @@ class ConvolutionStepperView(FrameView):
         self.operation = operation
         self._kh, self._kw = kh, kw
         self._many = kh * kw > 6
-        eq_lines = kh if self._many else 1
+        # caption=False (the widgets): the equation is not drawn, the widget prints it below the
+        # picture instead; the static fallback draws it, as nothing else shows it there.
+        self.caption = caption
+        eq_lines = (kh if self._many else 1) if caption else 0
         gap = 1.3                                   # space between panels, in cells
+        margin = 1.05 if caption else 0.8          # title + panel titles (+ room for the equation)
         if figsize is None:
             # Cells as large as the width allows (at most 0.62 in), the height to match.
             cell = min(0.62, 8.0 / (xw + kw + ow + 2 * gap))
-            figsize = (8.4, cell * xh + 0.3 * eq_lines + 1.05)
+            figsize = (8.4, cell * xh + 0.3 * eq_lines + margin)
         else:
             cell = min(0.62, (figsize[0] - 0.4) / (xw + kw + ow + 2 * gap),
-                       (figsize[1] - 0.3 * eq_lines - 1.05) / xh)
+                       (figsize[1] - 0.3 * eq_lines - margin) / xh)
         super().__init__(figsize, dpi)
         fig = self.figure
         fw, h_in = figsize
@@ -425,6 +430,7 @@ class ConvolutionStepperView(FrameView):
                                                       edgecolor="#b35806", linewidth=2.5)))
         self._eq = self.text(0.5, 0.14 / h_in, "", "frame", ha="center", va="bottom", fontsize=11.5,
                              family="DejaVu Sans Mono", linespacing=1.35)
+        self._eq.set_visible(caption)
         self._titles_for = None
 
     @staticmethod
@@ -510,7 +516,8 @@ class ConvolutionStepperView(FrameView):
                     self._k_text[i][j].set_text(format_number(kern[i, j]))
             self._titles_for = op
             self.invalidate()
-        self._eq.set_text(self._equation_text(facts))
+        if self.caption:
+            self._eq.set_text(self._equation_text(facts))
         return facts
 
 
@@ -551,7 +558,7 @@ class KernelPlaygroundView(FrameView):
     the output is then signed, and gray would hide its negative half.
     """
 
-    def __init__(self, image, figsize=(9.0, 3.6), dpi: int = DPI, kernel_size: int = 3):
+    def __init__(self, image, figsize=(9.0, 3.9), dpi: int = DPI, kernel_size: int = 3):
         image = np.asarray(image, dtype=float)
         if image.ndim != 2:
             raise ValueError(f"image must be a 2-D gray image (H, W); got shape {image.shape}. "
@@ -560,11 +567,12 @@ class KernelPlaygroundView(FrameView):
         fig = self.figure
         self.image = image
         self.kernel_size = n = kernel_size
-        gs = fig.add_gridspec(1, 3, width_ratios=[1, 0.55, 1.18], left=0.02, right=0.95,
-                              top=0.84, bottom=0.03, wspace=0.12)
+        gs = fig.add_gridspec(1, 3, width_ratios=[1, 0.55, 1], left=0.03, right=0.91,
+                              top=0.8, bottom=0.03, wspace=0.12)
         self.ax_img, self.ax_k, self.ax_out = (fig.add_subplot(gs[0, i]) for i in range(3))
+        h, w = image.shape
         self.ax_img.imshow(image, cmap=IMAGE_CMAP, vmin=0, vmax=max(1.0, float(image.max())))
-        self.ax_img.set_title("input image", fontsize=10.5)
+        self.ax_img.set_title(f"input image ({h}×{w})", fontsize=10.5)
         _bare(self.ax_img)
         _cell_axes(self.ax_k, n, n)
         self.ax_k.set_title(f"kernel ({n}×{n})", fontsize=10.5)
@@ -574,8 +582,19 @@ class KernelPlaygroundView(FrameView):
         self._k_text = [[dyn(self.ax_k.text(j, i, "", ha="center", va="center", fontsize=11))
                          for j in range(n)] for i in range(n)]
         blank = F.correlate2d(image, np.zeros((n, n)))
-        self._out = dyn(self.ax_out.imshow(blank, cmap=IMAGE_CMAP, vmin=0, vmax=1))
+        # Same pixel scale as the input: output pixel (i, j) is drawn over input pixel
+        # (i + r, j + r), the centre of its window, inside a frame as large as the input; the
+        # r-pixel border where the kernel does not fit ("valid" mode) stays empty.
+        r = (n - 1) / 2
+        oh, ow = blank.shape
+        self._out = dyn(self.ax_out.imshow(blank, cmap=IMAGE_CMAP, vmin=0, vmax=1,
+                                           extent=(r - 0.5, r + ow - 0.5, r + oh - 0.5, r - 0.5)))
+        self.ax_out.set_xlim(-0.5, w - 0.5)
+        self.ax_out.set_ylim(h - 0.5, -0.5)
+        self.ax_out.set_facecolor("0.93")
         _bare(self.ax_out)
+        for spine in self.ax_out.spines.values():
+            spine.set_color("0.6")
         pos = self.ax_out.get_position()
         self.colorbar = self.colour_bar((pos.x1 + 0.01, pos.y0 + 0.1 * pos.height, 0.012, 0.8 * pos.height))
         dyn(self.ax_out.title)
@@ -613,7 +632,10 @@ class KernelPlaygroundView(FrameView):
                 t.set_color("white" if abs(v) > 0.6 * klim else "black")
                 t.set_fontsize(11 if len(format_number(v)) <= 4 else 8.5)
         how = "signed: red > 0 > blue" if signed else "gray"
-        self.ax_out.set_title(f"output ({result.shape[0]}×{result.shape[1]}), {how}", fontsize=10.5)
+        border = (n - 1) // 2
+        self.ax_out.set_title(f"output ({result.shape[0]}×{result.shape[1]}), {how}\n"
+                              f"at the input's scale; no output on the {border}-pixel border (gray)",
+                              fontsize=9.5)
         self._title.set_text(f"{name}:  output = correlate2d(image, kernel)")
         note = KERNEL_NOTES.get(name, "")
         drawn = (f"signed: RdBu_r from {format_number(vmin)} to {format_number(vmax)} (white = 0; the "
@@ -634,18 +656,31 @@ def static_kernel_playground(image, kernel="Sobel x (vertical edges)", colours: 
     return view.figure
 
 
-def static_kernel_gallery(image, names=None, ncols: int = 4, width: float = 9.0) -> Figure:
-    """Presets of ``IMAGE_KERNELS`` applied to ``image``: averages in gray, signed ones in RdBu_r."""
+def static_kernel_gallery(image, names=None, ncols: int = 4, width: float = 9.0,
+                          signed_percentile: float = 96.0) -> Figure:
+    """Presets of ``IMAGE_KERNELS`` applied to ``image``: averages in gray, signed ones in RdBu_r.
+
+    Signed thumbnails are clipped symmetrically at the ``signed_percentile`` of |values|: edge
+    maps are mostly near 0 with thin strong lines, and at thumbnail size a limit set by the
+    strongest pixels would leave them nearly white (the strongest few percent saturate instead).
+    Pass an image that is drawn at about one image pixel per screen pixel (a crop), so thin
+    edges are not averaged away.
+    """
     names = list(IMAGE_KERNELS) if names is None else list(names)
     images, titles, signed, limits = [], [], [], []
     for name in names:
         k = IMAGE_KERNELS[name]
-        images.append(F.correlate2d(image, k))
+        result = F.correlate2d(image, k)
+        images.append(result)
         titles.append(name.replace(" (", "\n("))
         flat = flat_response(k)
         signed.append(flat <= 1e-9)
-        # Averaging kernels: the same gray scale as the playground, 0 .. (brightness 1 x weight sum).
-        limits.append(None if flat <= 1e-9 else (0.0, flat * max(1.0, float(np.max(image)))))
+        if flat <= 1e-9:
+            lim = _signed_limit(result, robust=True, percentile=signed_percentile)
+            limits.append((-lim, lim))
+        else:
+            # Averaging kernels: the playground's gray scale, 0 .. (brightness 1 x weight sum).
+            limits.append((0.0, flat * max(1.0, float(np.max(image)))))
     return image_grid(images, titles, signed, ncols=ncols, width=width, colorbar=False, limits=limits)
 
 
@@ -767,10 +802,18 @@ class StrideExplorerView(FrameView):
     limits and ticks change only with the hyperparameters, never with the window position.
     """
 
-    def __init__(self, figsize=(8.6, 4.8), dpi: int = DPI):
+    def __init__(self, figsize=None, dpi: int = DPI, caption: bool = True):
+        # caption=False (the widget): no formula under the grids, the widget prints it below
+        # the picture; the static fallback draws it, as nothing else shows it there.
+        self.caption = caption
+        if figsize is None:
+            figsize = (8.6, 4.8) if caption else (8.6, 3.6)
         super().__init__(figsize, dpi)
         fig = self.figure
-        gs = fig.add_gridspec(1, 2, left=0.05, right=0.98, top=0.87, bottom=0.31, wspace=0.12)
+        h_in = figsize[1]
+        bottom = (1.49 if caption else 0.28) / h_in           # room for the formula / tick labels
+        gs = fig.add_gridspec(1, 2, left=0.05, right=0.98, top=1 - 0.62 / h_in, bottom=bottom,
+                              wspace=0.12)
         self.ax_in = fig.add_subplot(gs[0, 0])
         self.ax_out = fig.add_subplot(gs[0, 1])
         dyn = self.dynamic
@@ -805,8 +848,9 @@ class StrideExplorerView(FrameView):
                    Patch(facecolor=C_OUTPUT, edgecolor="0.4", label="current output")]
         fig.legend(handles=handles, loc="upper center", ncol=5, fontsize=9, frameon=False,
                    bbox_to_anchor=(0.5, 0.995))
-        self._formula = self.text(0.03, 0.255, "", "config", ha="left", va="top", fontsize=9.5,
+        self._formula = self.text(0.03, 1.22 / h_in, "", "config", ha="left", va="top", fontsize=9.5,
                                   family="DejaVu Sans Mono", linespacing=1.45)
+        self._formula.set_visible(caption)
         self._config = None
 
     @staticmethod
@@ -876,7 +920,8 @@ class StrideExplorerView(FrameView):
             self.ax_in.set_title(f"input {n}×{n}{pad_word}; kernel {f}×{f}, stride {s}, dilation {d}",
                                  fontsize=10.5)
             self.ax_out.set_title(f"output {o}×{o}" if valid else "output: none", fontsize=10.5)
-            self._formula.set_text(_wrap(facts.text, 106))
+            if self.caption:
+                self._formula.set_text(_wrap(facts.text, 106))
             self._config = config
             self.invalidate()
         self._img_in.set_data(bg)
@@ -923,15 +968,32 @@ def default_channel_weights() -> tuple[np.ndarray, np.ndarray, list[str]]:
     return w, np.zeros(4), names
 
 
+def _kernel_labels(kernel) -> tuple[str, list[str]]:
+    """How a small kernel's weights are written in its cells: (factor, labels).
+
+    Weights that are all multiples of 1/q for a small q (Sobel / 3, a box blur of 1/9) are
+    written as whole numbers with the factor in the title ("1/3 ×" and −1 0 1 ...), so the
+    cells stay short and readable; other weights with one decimal. Presentation only.
+    """
+    k = np.asarray(kernel, dtype=float)
+    for q in (1, 2, 3, 4, 5, 6, 8, 9, 10, 12, 16):
+        scaled = k * q
+        if np.allclose(scaled, np.round(scaled), atol=1e-9) and np.abs(scaled).max() <= 99:
+            return ("" if q == 1 else f"1/{q} × "), [format_number(v) for v in np.round(scaled).ravel()]
+    return "", [format_number(v, 1) for v in k.ravel()]
+
+
 class ChannelExplorerView(FrameView):
     """One output channel of a conv layer on an RGB image, taken apart channel by channel.
 
     Rows: input channel c | its kernel slice W[o, c] | the partial map x[c] ⋆ W[o, c]
     (``F.correlate2d``). Right: ``F.conv2d(x, W, b)[0, o]``, which is their sum plus b[o].
-    All maps share one symmetric colour scale, so the channels' contributions compare.
+    Colours: the three partial maps share one symmetric scale (so the channels' contributions
+    compare), set by the partial maps only; the output has its own symmetric scale, shown by
+    the colour bar (it would otherwise wash the partial maps out, or be washed out by them).
     """
 
-    def __init__(self, image, weight, bias=None, names=None, figsize=(9.0, 6.0), dpi: int = DPI):
+    def __init__(self, image, weight, bias=None, names=None, figsize=(9.0, 6.2), dpi: int = DPI):
         image = np.asarray(image, dtype=float)
         if image.ndim != 3 or image.shape[-1] != 3:
             raise ValueError(f"image must be an RGB image of shape (H, W, 3); got {image.shape}")
@@ -946,8 +1008,9 @@ class ChannelExplorerView(FrameView):
         self.bias = np.zeros(c_out) if bias is None else np.asarray(bias, dtype=float).copy()
         self.names = list(names) if names is not None else [f"filter {o}" for o in range(c_out)]
         self.parameters = F.conv_parameter_count(c_in, c_out, (kh, kw))
-        gs = fig.add_gridspec(3, 4, width_ratios=[1, 0.62, 1, 1.7], left=0.04, right=0.9,
-                              top=0.9, bottom=0.03, wspace=0.28, hspace=0.25)
+        # Columns: input channel | kernel slice | partial map | "+ b =" | output.
+        gs = fig.add_gridspec(3, 5, width_ratios=[1, 0.95, 1, 0.62, 1.75], left=0.035, right=0.915,
+                              top=0.88, bottom=0.02, wspace=0.22, hspace=0.28)
         oh, ow = F.correlate2d(self.x[0], weight[0, 0]).shape
         dyn = self.dynamic
         self._k_ax, self._p_ax, self._k_img, self._k_txt, self._p_img = [], [], [], [], []
@@ -963,7 +1026,8 @@ class ChannelExplorerView(FrameView):
             self._k_img.append(dyn(axk.imshow(np.zeros((kh, kw)), cmap=SIGNED_CMAP, vmin=-1, vmax=1),
                                    "config"))
             dyn(_grid_lines(axk, kh, kw, color="0.4"), "config")
-            self._k_txt.append([[dyn(axk.text(j, i, "", ha="center", va="center", fontsize=8.5), "config")
+            fs = _cell_fontsize(axk, kh, kw, fig, fraction=0.42, lo=7.0, hi=11.0)
+            self._k_txt.append([[dyn(axk.text(j, i, "", ha="center", va="center", fontsize=fs), "config")
                                  for j in range(kw)] for i in range(kh)])
             dyn(axk.title, "config")
             axp = fig.add_subplot(gs[c, 2])
@@ -973,19 +1037,32 @@ class ChannelExplorerView(FrameView):
             self._p_ax.append(axp)
             fig.text(*self._between(ax, axk), "⋆", fontsize=22, ha="center", va="center")
             fig.text(*self._between(axk, axp), "=", fontsize=16, ha="center", va="center")
+        self._kernel_fontsize = fs
         fig.axes[0].set_title("input channel", fontsize=10)
-        self._p_ax[0].set_title("partial map", fontsize=10)
         for c in (0, 1):
             fig.text(*self._below(self._p_ax[c], self._p_ax[c + 1]), "+", fontsize=15,
                      ha="center", va="center")
-        self._ax_sum = fig.add_subplot(gs[:, 3])
+        self._ax_sum = fig.add_subplot(gs[:, 4])
         self._sum_img = dyn(self._ax_sum.imshow(np.zeros((oh, ow)), cmap=SIGNED_CMAP, vmin=-1, vmax=1))
         _bare(self._ax_sum)
         dyn(self._ax_sum.title)
         pos = self._ax_sum.get_position()
-        self.colorbar = self.colour_bar((pos.x1 + 0.015, pos.y0 + 0.1 * pos.height, 0.015, 0.8 * pos.height))
-        fig.text(*self._between(self._p_ax[1], self._ax_sum), "+ b\n=", fontsize=14, ha="center",
-                 va="center")
+        self.colorbar = self.colour_bar((pos.x1 + 0.012, pos.y0 + 0.1 * pos.height, 0.014, 0.8 * pos.height))
+        # A bracket gathers the three partial maps (their sum); "+ b[o] =" leads from it to the
+        # output, on the output's centre line.
+        p_top, p_bot = self._p_ax[0].get_position(), self._p_ax[2].get_position()
+        bx = p_top.x1 + 0.012
+        y_mid = (pos.y0 + pos.y1) / 2
+        overlay = self.text(0, 0, "").axes
+        tick = 0.008
+        overlay.plot([bx - tick, bx, bx, bx - tick], [p_top.y1, p_top.y1, p_bot.y0, p_bot.y0],
+                     color="0.25", linewidth=1.4, transform=overlay.transAxes)
+        overlay.plot([bx, bx + tick], [y_mid, y_mid], color="0.25", linewidth=1.4,
+                     transform=overlay.transAxes)
+        self._plus_b = self.text((bx + tick + pos.x0) / 2, y_mid, "", "config", ha="center",
+                                 va="center", fontsize=14)
+        self._p_title = self.text((p_top.x0 + p_top.x1) / 2, p_top.y1 + 0.012, "", "frame",
+                                  ha="center", va="bottom", fontsize=9.5)
         self._title = self.text(0.5, 0.985, "", "config", ha="center", va="top", fontsize=11)
         self._shown_channel = None
 
@@ -1004,16 +1081,20 @@ class ChannelExplorerView(FrameView):
         for c in range(c_in):
             self._k_img[c].set_data(self.weight[o, c])
             self._k_img[c].set_clim(-klim, klim)
+            factor, labels = _kernel_labels(self.weight[o, c])
+            longest = max(len(t) for t in labels)
+            fs = self._kernel_fontsize * (1.0 if longest <= 3 else 0.85)
             for i in range(kh):
                 for j in range(kw):
                     v = self.weight[o, c, i, j]
                     t = self._k_txt[c][i][j]
-                    t.set_text(format_number(v))
+                    t.set_text(labels[i * kw + j])
                     t.set_color("white" if abs(v) > 0.6 * klim else "black")
-                    t.set_fontsize(8.5 if len(t.get_text()) <= 3 else 7.2)
-            self._k_ax[c].set_title(f"W[{o}, {c}]", fontsize=9.5)
-        self._title.set_text(f"filter {o}: {self.names[o]}   (one colour scale for all maps: "
-                             f"red > 0 > blue)")
+                    t.set_fontsize(fs)
+            self._k_ax[c].set_title(f"W[{o}, {c}] = {factor.strip()}" if factor else f"W[{o}, {c}]",
+                                    fontsize=10)
+        self._title.set_text(f"filter {o}: {self.names[o]}   (red > 0 > blue, white = 0)")
+        self._plus_b.set_text(f"+ b[{o}]  =")
         self._shown_channel = o
         self.invalidate()
 
@@ -1026,22 +1107,27 @@ class ChannelExplorerView(FrameView):
             self.bias[o] = float(bias)
         partials = np.stack([F.correlate2d(self.x[c], self.weight[o, c]) for c in range(c_in)])
         output = F.conv2d(self.x[None], self.weight[o:o + 1], self.bias[o:o + 1])[0, 0]
-        lim = _signed_limit(partials, output, robust=True)
+        plim = _signed_limit(partials, robust=True)     # one scale for the three partial maps
+        olim = _signed_limit(output, robust=True)       # the output's own scale (colour bar)
         klim = _signed_limit(self.weight[o])
         for c in range(c_in):
             self._p_img[c].set_data(partials[c])
-            self._p_img[c].set_clim(-lim, lim)
+            self._p_img[c].set_clim(-plim, plim)
         if self._shown_channel != o:
             self._show_kernels(o, klim)
+        self._p_title.set_text(f"partial maps\n(one shared scale, ±{format_number(plim)})")
         self._sum_img.set_data(output)
-        self._sum_img.set_clim(-lim, lim)
-        self.colorbar.set(SIGNED_CMAP, -lim, lim, "0")
+        self._sum_img.set_clim(-olim, olim)
+        self.colorbar.set(SIGNED_CMAP, -olim, olim, "0")
         b = self.bias[o]
-        self._ax_sum.set_title(f"output channel {o}\n= sum of the partial maps + b[{o}]\n"
-                               f"(b[{o}] = {format_number(b)})", fontsize=10)
+        self._ax_sum.set_title(f"output channel {o}  (b[{o}] = {format_number(b)})\n"
+                               f"= sum of the partial maps + b[{o}]\n(its own scale: bar on the right)",
+                               fontsize=10)
         text = (f"Output channel {o} ({self.names[o]}): {c_in} kernel slices of {kh}×{kw}, one per "
                 f"input channel; the {c_in} partial maps are added and the bias b[{o}] = "
-                f"{format_number(b)} is added to every pixel.\nThe layer has {c_out} such filters: "
+                f"{format_number(b)} is added to every pixel.\nColours: the partial maps share one "
+                f"symmetric scale (±{format_number(plim)}); the output has its own "
+                f"(±{format_number(olim)}, the bar).\nThe layer has {c_out} such filters: "
                 f"({kh}·{kw}·{c_in} + 1)·{c_out} = {self.parameters} parameters.")
         return ChannelFacts(o, partials, output, float(b), self.parameters, text)
 
@@ -1075,8 +1161,15 @@ def static_receptive_field(layers, names=None, width: float = 8.0) -> Figure:
         ax.text(size / 2 + 0.3, i, f"{size}×{size}", va="center", fontsize=9.5)
     ax.set_yticks(range(len(sizes)), [f"{name}: sees" for name in names], fontsize=9.5)
     ax.tick_params(axis="y", length=0)
-    ax.set_xlim(-biggest / 2 - 1, biggest / 2 + 0.18 * biggest + 2)
+    # A symmetric axis centred on the unit (0), with whole-pixel ticks; room on the right for
+    # the labels, mirrored on the left so that 0 stays in the middle.
+    half = int(math.ceil(biggest / 2 + 0.2 * biggest + 2))
+    step = max(1, int(math.ceil(half / 4)))
+    ticks = np.arange(0, half + 1, step)
+    ax.set_xticks(np.concatenate([-ticks[:0:-1], ticks]))
+    ax.set_xlim(-half, half)
     ax.set_ylim(len(sizes) - 0.4, -0.6)
+    ax.axvline(0, color="0.5", linewidth=0.8, linestyle=":", zorder=0)
     ax.set_xlabel("input pixels, centred on one output unit", fontsize=9.5)
     ax.spines[["top", "right", "left"]].set_visible(False)
     ax.set_title("receptive field, layer by layer", fontsize=11)

@@ -114,8 +114,8 @@ class App:
             self.update()
 
     def _summary_html(self, facts) -> str:
-        return (f"<pre style='font-size:13px; line-height:1.45; margin:4px 0; white-space:pre-wrap'>"
-                f"{html.escape(facts.text)}</pre>")
+        """The facts' text as wrapped prose (not a <pre>: JupyterLab breaks <pre> text mid-word)."""
+        return _prose(facts.text)
 
     def update(self):
         """Recompute from the controls, move the artists, re-render; returns the facts."""
@@ -135,6 +135,20 @@ class App:
         return self.widget._repr_mimebundle_(**kwargs)
 
 
+# Explanations below a figure: proportional font, wrapped between words only (JupyterLab's
+# output CSS sets word-break: break-all on <pre>, which splits "RdBu_r" into "RdBu" / "_r").
+_PROSE_STYLE = ("font-size:13.5px; line-height:1.5; margin:6px 0 2px 0; max-width:820px; "
+                "white-space:normal; word-break:normal; overflow-wrap:break-word")
+_MONO_STYLE = ("font-family:var(--jp-code-font-family, 'DejaVu Sans Mono', monospace); "
+               "font-size:13px; white-space:pre; word-break:normal; overflow-x:auto")
+
+
+def _prose(text: str) -> str:
+    """Plain text as HTML: one paragraph per line, words never split."""
+    lines = [f"<div>{html.escape(line.strip())}</div>" for line in text.split("\n") if line.strip()]
+    return f"<div style=\"{_PROSE_STYLE}\">{''.join(lines)}</div>"
+
+
 def _slider(description, value, lo, hi, **kw):
     lo, hi = min(lo, value), max(hi, value)
     style = {"description_width": "initial"}
@@ -147,7 +161,7 @@ class ConvolutionStepper(App):
     """Step the window over the input; see the products and their sum for each output cell."""
 
     def __init__(self, x=None, k=None, operation="correlate"):
-        view = V.ConvolutionStepperView(x, k, operation)
+        view = V.ConvolutionStepperView(x, k, operation, caption=False)   # equation: in the summary
         oh, ow = view.output_shape
         self.row = _slider("output row", 0, 0, oh - 1)
         self.col = _slider("output column", 0, 0, ow - 1)
@@ -178,14 +192,20 @@ class ConvolutionStepper(App):
         return facts
 
     def _summary_html(self, facts) -> str:
-        op = ("y[i, j] = Σₐ Σ_b x[i+a, j+b] · k[a, b]" if facts.operation == "correlate"
-              else "y[i, j] = Σₐ Σ_b x[i+a, j+b] · k[kH−1−a, kW−1−b]   (k rotated 180°)")
+        # The definition, with HTML subscripts (a, b are the kernel row and column offsets).
+        i, j, a, b = (f"<i>{v}</i>" for v in "ijab")
+        total = f"Σ<sub>{a}</sub> Σ<sub>{b}</sub>"
         if self._view.ndim == 1:
-            op = ("y[i] = Σₐ x[i+a] · k[a]" if facts.operation == "correlate"
-                  else "y[i] = Σₐ x[i+a] · k[K−1−a]   (k reversed)")
-        return (f"<div style='font-size:13px'>{html.escape(op)}</div>"
-                f"<pre style='font-size:14px; margin:4px 0'><b>{html.escape(facts.label)}: "
-                f"{html.escape(facts.text)}</b></pre>")
+            op = (f"y[{i}] = Σ<sub>{a}</sub> x[{i}+{a}] · k[{a}]" if facts.operation == "correlate"
+                  else f"y[{i}] = Σ<sub>{a}</sub> x[{i}+{a}] · k[K−1−{a}]&nbsp;&nbsp;(k reversed)")
+        else:
+            op = (f"y[{i}, {j}] = {total} x[{i}+{a}, {j}+{b}] · k[{a}, {b}]"
+                  if facts.operation == "correlate" else
+                  f"y[{i}, {j}] = {total} x[{i}+{a}, {j}+{b}] · k[k<sub>h</sub>−1−{a}, k<sub>w</sub>−1−{b}]"
+                  f"&nbsp;&nbsp;(k rotated 180°)")
+        return (f"<div style=\"{_PROSE_STYLE}\"><div>{op}</div>"
+                f"<div style=\"{_MONO_STYLE}; font-size:14.5px; margin-top:4px\"><b>"
+                f"{html.escape(facts.label)}:&nbsp;&nbsp;{html.escape(facts.text)}</b></div></div>")
 
 
 def convolution_stepper(x=None, k=None, operation: str = "correlate") -> ConvolutionStepper:
@@ -307,7 +327,7 @@ class StrideExplorer(App):
         self._size = None
         controls = [W.HBox([W.VBox([self.n, self.f, self.s]), W.VBox([self.p, self.d, W.HBox(
                         [self.valid_button, self.same_button])]), W.VBox([self.row, self.col, self.play])])]
-        super().__init__(controls, V.StrideExplorerView())
+        super().__init__(controls, V.StrideExplorerView(caption=False))   # formula: in the summary
 
     def _value_controls(self):
         return [self.n, self.f, self.s, self.p, self.d, self.row, self.col]
@@ -347,6 +367,16 @@ class StrideExplorer(App):
             else:
                 self.note = f"'same': stride 1 and P = {found} keep the output size equal to N = {n}."
                 self.p.value = found
+
+    def _summary_html(self, facts) -> str:
+        """The formula and its substitution in monospace (aligned), the explanation as prose."""
+        parts = []
+        for line in facts.text.split("\n"):
+            if line.startswith("O =") or line.startswith("  = "):
+                parts.append(f"<div style=\"{_MONO_STYLE}\">{html.escape(line)}</div>")
+            elif line.strip():
+                parts.append(f"<div>{html.escape(line.strip())}</div>")
+        return f"<div style=\"{_PROSE_STYLE}\">{''.join(parts)}</div>"
 
     def _compute(self):
         v = self._view

@@ -267,9 +267,11 @@ def lesson_1():
         """, "slide"),
         code("""
         app = widgets.convolution_stepper()      # the worked example
-        assert app.text == "19 = 0×0 + 1×1 + 3×2 + 4×3"
         app.widget
         """),
+        code("""
+        assert app.text == "19 = 0×0 + 1×1 + 3×2 + 4×3"
+        """, "skip"),
         md("""
         *Static version* (for a rendered page without a kernel): the window at output (1, 1).
         """, "fragment"),
@@ -285,10 +287,12 @@ def lesson_1():
         x4 = np.array([[1, 3, 6, 2], [5, 7, 9, 4], [0, 2, 8, 1], [3, 1, 4, 6]])
         app4 = widgets.convolution_stepper(x4, np.array([[0, 1], [2, 0]]))
         app4.col.value = 1
-        assert app4.text == "20 = 3×0 + 6×1 + 7×2 + 9×0"
-        assert F.correlate2d(x4, np.array([[0, 1], [2, 0]]))[0, 1] == 20
         app4.widget
         """),
+        code("""
+        assert app4.text == "20 = 3×0 + 6×1 + 7×2 + 9×0"
+        assert F.correlate2d(x4, np.array([[0, 1], [2, 0]]))[0, 1] == 20
+        """, "skip"),
         code("""
         widgets.convolution_stepper(np.array([1, 2, 3, 4, 5]), np.array([1, 0, -1])).widget
         """, "fragment"),
@@ -478,10 +482,14 @@ def lesson_2():
                        ["digit", "Sobel x", "Sobel y", "Laplacian"], signed=[False, True, True, True])
         """),
         md("""
-        All presets at once, on the photo:
+        All presets at once, on the 200×200 crop of the face (drawn at about one photo pixel per
+        screen pixel, so thin edges stay visible). The signed maps are clipped symmetrically at
+        the 96th percentile of |value|: edge maps are mostly near 0 with a few strong lines, and
+        a scale set by the strongest pixel would leave them almost white.
         """, "fragment"),
         code("""
-        viz.static_kernel_gallery(photo[::2, ::2])
+        assert crop.shape == (200, 200)
+        viz.static_kernel_gallery(crop, signed_percentile=96)
         """),
 
         md("""
@@ -489,14 +497,19 @@ def lesson_2():
 
         Pick a preset or type your own nine weights (the boxes are row by row) and watch the
         output. With *colours: auto*, kernels whose weights sum to 0 or less (derivatives) are
-        drawn signed, the averaging ones in gray. Things to try: make Sobel diagonal; make a
-        blur that only blurs horizontally; scale the identity by 2; flip the sign of Sobel x.
+        drawn signed, the averaging ones in gray. The output is drawn at the input's scale: each
+        output pixel sits over the centre of its window, and the 1-pixel border where a 3×3
+        kernel does not fit stays gray. Things to try: make Sobel diagonal; make a blur that
+        only blurs horizontally; scale the identity by 2; flip the sign of Sobel x.
         """, "slide"),
         code("""
         app = widgets.kernel_playground()
-        assert np.array_equal(app.facts.result, F.correlate2d(app.image_array, sobel_x))
         app.widget
         """),
+        code("""
+        assert np.array_equal(app.facts.result, F.correlate2d(app.image_array, sobel_x))
+        assert app.facts.result.shape == (298, 254)          # valid: 1 pixel lost on each side
+        """, "skip"),
         md("*Static version:* Sobel y on the photo.", "fragment"),
         code("""
         viz.static_kernel_playground(photo[::2, ::2], "Sobel y (horizontal edges)")
@@ -529,8 +542,10 @@ def lesson_2():
             grad_out = 2 * err / err.size                             # d(mean squared error)/d(out)
             _, grad_w, _ = F.conv2d_backward(grad_out, images, weight, needs_input_grad=False)
             weight -= 0.1 * grad_w                                    # one gradient-descent step
-        print("loss at steps 0, 20, 59:", [f"{losses[i]:.2g}" for i in (0, 20, 59)])
-        print(weight[0, 0].round(3))
+        print(f"mean squared error: {losses[0]:.2g} at step 0, {losses[20]:.2g} at step 20, "
+              f"{losses[59]:.2g} at step 59")
+        print("learned kernel:")
+        print(weight[0, 0].round(3) + 0.0)                           # + 0.0 turns -0.0 into 0.0
         assert losses[-1] < 1e-6 * losses[0]
         assert np.allclose(weight[0, 0], sobel_x, atol=1e-3)
         """),
@@ -695,6 +710,8 @@ def lesson_3():
         `F.output_size(..., strict=True)` refuses instead and says why.
         """, "slide"),
         code("""
+        import textwrap
+
         exact = F.output_size_exact(7, 3, stride=3)
         print(f"unfloored: {exact:.2f}   floored: {F.output_size(7, 3, stride=3)}")
         assert f"{exact:.2f}" == "2.33" and F.output_size(7, 3, stride=3) == 2
@@ -711,7 +728,7 @@ def lesson_3():
         try:
             F.output_size(7, 3, stride=3, strict=True)
         except ValueError as e:
-            print(e)
+            print(textwrap.fill(str(e), 88))          # the message, wrapped between words
             assert "2.33" in str(e)
         else:
             raise AssertionError("strict=True should refuse a stride that does not fit")
@@ -739,9 +756,11 @@ def lesson_3():
         """, "slide"),
         code("""
         app = widgets.stride_explorer(n=7, f=3, s=3)
-        assert app.facts.size == 2 and "2.33" in app.text
         app.widget
         """),
+        code("""
+        assert app.facts.size == 2 and "2.33" in app.text
+        """, "skip"),
         md("*Static version:* $N = 5$, $F = 3$, $S = 2$, $P = 1$, window at output (1, 2).", "fragment"),
         code("""
         viz.static_stride_explorer(5, 3, 2, 1, row=1, col=2)
@@ -847,16 +866,22 @@ def lesson_4():
         One output channel of a layer on the colour photo, taken apart: each row is an input
         channel, its kernel slice, and its partial map; on the right their sum plus the bias,
         which is exactly what `F.conv2d` returns for that channel. Choose a filter and move the
-        bias. Look at *red minus blue*: the red slice has a +1 in the middle, the blue slice a
+        bias. The three partial maps share one colour scale, so you can compare the channels'
+        contributions; the output has its own scale (the colour bar), as it is larger than
+        any one partial map. Look at *red minus blue*: the red slice has a +1 in the middle, the blue slice a
         −1, so the output is red where the photo is more red than blue (the face, the flag's
         stripes), blue where it is more blue than red (the background), and white where the
         two are equal (the white shirt, the black uniform).
         """, "slide"),
         code("""
         app = widgets.channel_explorer()
-        assert np.allclose(app.facts.partials.sum(axis=0) + app.facts.bias, app.facts.output)
         app.widget
         """),
+        code("""
+        assert np.allclose(app.facts.partials.sum(axis=0) + app.facts.bias, app.facts.output)
+        assert np.allclose(app.facts.output, F.conv2d(rgb[::4, ::4].transpose(2, 0, 1)[None],
+                                                      *viz.default_channel_weights()[:2])[0, 0])
+        """, "skip"),
         md("*Static version:* the *red minus blue* filter.", "fragment"),
         code("""
         viz.static_channel_explorer(rgb[::4, ::4], out_channel=1)
