@@ -198,6 +198,11 @@ class ProgressBar(Callback):
     Text mode writes to ``file`` (default ``sys.stdout``): on a terminal the current line is
     rewritten with carriage returns (at most every ``refresh`` seconds); when the output is
     not a terminal (a log file, a pipe, CI) it prints one line per epoch.
+
+    Widget mode prints nothing: the bar shows the running epoch, and one line per finished
+    epoch is added below it, with the epoch's time split into training and validation
+    (``train 0.7 s + eval 0.6 s``); the total is ``History.epoch_time``. ``times`` holds
+    ``(train_seconds, eval_seconds)`` per finished epoch, in both modes.
     """
 
     def __init__(self, mode: str = "auto", file=None, refresh: float = 0.1):
@@ -206,7 +211,9 @@ class ProgressBar(Callback):
                              f"got {mode!r}")
         self.mode, self.file, self.refresh = mode, file, float(refresh)
         self.widget = None
+        self.times = []
         self._last = 0.0
+        self._t_batch = None
 
     # -- shared --
     def _use_widget(self) -> bool:
@@ -227,6 +234,7 @@ class ProgressBar(Callback):
         return self.file if self.file is not None else sys.stdout
 
     def on_train_begin(self, logs=None):
+        self.times = []
         self._widget_mode = self._use_widget()
         self._tty = (not self._widget_mode) and bool(
             getattr(self._stream, "isatty", lambda: False)())
@@ -245,6 +253,7 @@ class ProgressBar(Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_start = time.perf_counter()
+        self._t_batch = None
         self._last = 0.0
         if self._widget_mode:
             self._bar.value = 0
@@ -262,7 +271,7 @@ class ProgressBar(Callback):
                 f"{logs['avg_loss']:.4f} - acc {_pct(logs['avg_acc'])}")
 
     def on_batch_end(self, step, logs=None):
-        now = time.perf_counter()
+        now = self._t_batch = time.perf_counter()     # the end of training, at the last batch
         last_batch = logs["batch"] == self.params.get("steps")
         if now - self._last < self.refresh and not last_batch:
             return
@@ -276,12 +285,37 @@ class ProgressBar(Callback):
             self._stream.write("\r" + line + "\x1b[K")
             self._stream.flush()
 
+    def _split_time(self, total: float):
+        """(train, eval) seconds of the epoch that just ended; they add up to ``total``."""
+        if self._t_batch is None:
+            return total, 0.0
+        train_s = min(max(self._t_batch - self._epoch_start, 0.0), total)
+        return train_s, total - train_s
+
+    def _widget_line(self, logs, train_s, eval_s) -> str:
+        t = f"{logs['time']:.1f} s"
+        if self.params.get("has_val"):
+            t += f" (train {train_s:.1f} s + eval {eval_s:.1f} s)"
+        s = (f"<b>Epoch {logs['epoch'] + 1}/{self.params.get('epochs', '?')}</b> &middot; {t} "
+             f"&middot; loss {logs['train_loss']:.4f} &middot; acc "
+             f"{_pct(logs['train_acc']).strip()}")
+        if not math.isnan(logs.get("val_loss", math.nan)) or not math.isnan(
+                logs.get("val_acc", math.nan)):
+            s += (f" &middot; val_loss {logs['val_loss']:.4f} &middot; val_acc "
+                  f"{_pct(logs['val_acc']).strip()}")
+        return s
+
     def on_epoch_end(self, epoch, logs=None):
         line = _epoch_summary(logs, self.params.get("epochs", 0))
+        train_s, eval_s = self._split_time(logs["time"])
+        self.times.append((train_s, eval_s))
         if self._widget_mode:
+            # the bar's label says the epoch is done; its numbers are on the line below
+            # (once: no second, plain-text copy of them)
+            steps = self.params.get("steps")
             self._bar.value = self._bar.max
-            self._label.value = line.split(" - ", 1)[1].replace(" - ", " &middot; ")
-            self._log.value += f"<div style='font-family:monospace'>{line}</div>"
+            self._label.value = f"{steps}/{steps} batches, done"
+            self._log.value += f"<div>{self._widget_line(logs, train_s, eval_s)}</div>"
         elif self._tty:
             self._stream.write("\r" + line + "\x1b[K\n")
             self._stream.flush()

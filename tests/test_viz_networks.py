@@ -148,3 +148,64 @@ def test_figures_keep_their_size_when_updated():
         assert tuple(fig.fig.get_size_inches()) == size
         assert fig.ax_out.get_xlim() == (0, 1)
     assert V.figure_png(fig.fig)[:4] == b"\x89PNG"
+
+
+# ------------------------------------------------------------------ legibility (review fixes)
+def test_pooling_window_numbers_use_one_format_and_both_panels_have_a_colour_bar():
+    x = np.array([[2.02, 0.0, 1.1, 0.5], [3.0, 1.0, 0.0, 0.0],
+                  [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
+    fig = V.PoolingFigure(x.shape)
+    out, win = V.pool2d(x, "max", 2, 2)
+    fig.show(V.PoolingState(x, out, "max", 2, 2, 0, 0, 0, win))
+    shown = [t.get_text() for t in fig.ax_win.texts if t.get_visible()]
+    assert sorted(shown) == ["0.00", "1.00", "2.02", "3.00"]        # not "0", "1", "2.02"
+    assert "[0, 0] = 3.00" in fig.title_out.get_text()
+    # the input (and window) and the output each have a colour bar
+    assert fig.cbar_in.mappable is fig.im_in and fig.cbar.mappable is fig.im_out
+    # an integer map keeps integers
+    xi = np.arange(16.0).reshape(4, 4)
+    out, win = V.pool2d(xi, "max", 2, 2)
+    fig.show(V.PoolingState(xi, out, "max", 2, 2, 0, 0, 0, win))
+    assert sorted(t.get_text() for t in fig.ax_win.texts if t.get_visible()) == \
+        ["0", "1", "4", "5"]
+
+
+def test_pooling_markers_are_large_enough_to_see():
+    fig = V.PoolingFigure((28, 28))
+    assert fig.win_in.get_linewidth() >= 3 and fig.win_dot.get_markersize() >= 7
+
+
+def test_default_delta_has_no_zeros_and_a_zero_delta_says_so():
+    for shape in [(3, 3), (2, 2), (5, 5), (3, 2)]:
+        assert np.all(V.default_delta(shape) != 0)
+    delta = np.array([[1.0, 0.0, 2.0], [0.0, 1.0, 1.0], [1.0, 1.0, 1.0]])
+    bf = V.BackpropFigure()
+    x, w = V.BACKPROP_X, V.BACKPROP_W
+    for r, c, zero in [(0, 1, True), (0, 0, False)]:
+        one = np.zeros_like(delta)
+        one[r, c] = delta[r, c]
+        gx, gw, gb = V._conv_backward_2d(one, x, w, 1, 0)
+        bf.show(V.BackpropState(x, w, delta, gx, gw, gb, 1, 0, r, c, True))
+        assert bf.zero_note.get_visible() == zero
+        if zero:
+            assert "nothing flows back" in bf.zero_note.get_text()
+
+
+def test_pool_gradient_numbers_are_at_least_9_points():
+    fig = V.PoolGradientFigure()
+    for g in (fig.g_x, fig.g_y, fig.g_d, fig.g_dx):
+        assert min(t.get_fontsize() for row in g.texts for t in row) >= 9
+
+
+def test_confusion_matrix_shows_small_mistakes_in_colour():
+    cm = np.diag([95, 90, 80]).astype(int)
+    cm[0, 1], cm[2, 0] = 1, 12
+    fig = V.plot_confusion_matrix(cm)
+    ax = fig.axes[0]
+    correct, wrong = ax.images
+    # a single mistake is coloured (not white): its own scale, relative to the largest mistake
+    rgba = wrong.to_rgba(np.ma.getdata(wrong.get_array()))
+    assert not np.ma.getmask(wrong.get_array())[0, 1]
+    assert rgba[0, 1, :3].min() < 0.97
+    assert np.ma.getmask(wrong.get_array())[0, 0]              # the diagonal is the other scale
+    assert all(t.get_fontsize() >= 10 for t in ax.texts)

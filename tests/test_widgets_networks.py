@@ -310,3 +310,52 @@ def test_partial_redraw_shows_what_a_full_draw_shows(make, moves):
         assert shown.shape == full.shape
         differ = np.abs(shown - full).max(axis=-1) > 8      # antialiasing of a few edge pixels
         assert differ.mean() < 1e-3, (name, value, differ.mean())
+
+
+# ------------------------------------------------------------------ review fixes: the controls
+def test_lesson6_explorers_start_on_one_cells_share_with_labelled_choices():
+    for app in (Wn.backprop_explorer(), Wn.pool_gradient_explorer()):
+        assert app.show.value == "cell" and app.show.description == "show"
+        assert "cnnlab-choice" in app.show._dom_classes
+        # the style that fills the selected button is in the app's own box
+        assert "mod-active" in app.widget.children[0].value
+    app = Wn.pool_gradient_explorer()
+    assert app.kind.description == "pooling" and "cnnlab-choice" in app.kind._dom_classes
+
+
+def test_backprop_explorer_default_delta_sends_something_from_every_cell():
+    app = Wn.backprop_explorer()
+    assert np.all(app.delta != 0)
+    app.col.value = 1                    # the first step a student takes
+    assert np.any(app.cell_grad_input) and "nothing flows back" not in app.text
+    delta = np.array([[1.0, 0.0], [2.0, 1.0]])
+    app = Wn.backprop_explorer(np.arange(9.0).reshape(3, 3), np.ones((2, 2)), delta)
+    app.col.value = 1
+    assert "nothing flows back" in app.text and app._fig.zero_note.get_visible()
+    app.show.value = "all"
+    assert not app._fig.zero_note.get_visible()
+
+
+def test_feature_map_explorer_shows_the_index_once(lenet_and_digits):
+    model, images, labels = lenet_and_digits
+    app = Wn.feature_map_explorer(model, images, labels)
+    assert app.index.readout is False and app.index_box in app.widget.children[0].children
+
+
+# ------------------------------------------------------- lesson 7: the training progress widget
+def test_progress_bar_widget_shows_each_number_once_and_splits_the_time():
+    from cnnlab import data, models, nn, optim, train
+    x, y = data.load_digits_sample()
+    cnnlab.manual_seed(0)
+    model = models.LeNet5()
+    bar = train.ProgressBar("widget")
+    hist = train.fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.01),
+                     (x[:64], y[:64]), 1, 32, val_data=(x[64:128], y[64:128]),
+                     callbacks=[bar])
+    # the label only says the epoch is done; the numbers are on the log line, once
+    assert "loss" not in bar._label.value and "done" in bar._label.value
+    log = bar._log.value
+    assert log.count("val_acc") == 1 and "Epoch 1/1" in log and "monospace" not in log
+    (train_s, eval_s), = bar.times
+    assert train_s + eval_s == pytest.approx(hist.epoch_time[0])
+    assert f"{hist.epoch_time[0]:.1f} s (train {train_s:.1f} s + eval {eval_s:.1f} s)" in log

@@ -21,6 +21,7 @@ import io
 from dataclasses import dataclass
 
 import numpy as np
+from matplotlib import patheffects
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
@@ -256,15 +257,27 @@ def _bare(ax):
     ax.set_yticks([])
 
 
-def _fmt(v, decimals=2):
-    """Short, exact-looking number: integers without decimals, others rounded."""
+def _fmt(v, decimals=2, fixed=False):
+    """Short, exact-looking number: integers without decimals, others rounded.
+
+    ``fixed=True``: always ``decimals`` decimals ("0.00", "1.10", "2.02"), for maps of
+    measured values where a mix of "0", "1.1" and "2.02" would look inconsistent.
+    """
     if not np.isfinite(v):
         return "−∞" if v < 0 else "∞"
-    if abs(v - round(v)) < 1e-9:
+    if fixed:
+        s = f"{v:.{decimals}f}"
+    elif abs(v - round(v)) < 1e-9:
         s = str(int(round(v)))
     else:
         s = f"{v:.{decimals}f}".rstrip("0").rstrip(".")
     return s.replace("-", "−")
+
+
+def _all_integers(a):
+    a = np.asarray(a, dtype=np.float64)
+    a = a[np.isfinite(a)]
+    return bool(np.all(np.abs(a - np.round(a)) < 1e-9))
 
 
 class _NumberGrid:
@@ -279,6 +292,7 @@ class _NumberGrid:
         self.ax = ax
         self.max_shape = tuple(max_shape)
         self.decimals = decimals
+        self.fixed = False             # True: always `decimals` decimals (see _fmt)
         self.blank_zero = blank_zero   # gradients: cells that receive nothing stay blank
         H, W = self.max_shape
         self.image = ax.imshow(np.zeros((1, 1)), cmap=cmap, vmin=-1, vmax=1,
@@ -318,7 +332,7 @@ class _NumberGrid:
                 t = self.texts[i][j]
                 if i < h and j < w and not (self.blank_zero and arr[i, j] == 0):
                     t.set_position((c0 + j, r0 + i))
-                    t.set_text(_fmt(arr[i, j], self.decimals))
+                    t.set_text(_fmt(arr[i, j], self.decimals, self.fixed))
                     t.set_color("white" if dark[i, j] and np.isfinite(arr[i, j]) else "black")
                     t.set_visible(True)
                 else:
@@ -341,9 +355,16 @@ class _NumberGrid:
         rect.set_height(h)
 
 
-def _rect(ax, color=HILITE, lw=2.5, ls="-", z=5):
+# a thin white halo around markers, so they stand out on dark and light cells alike
+def _halo(lw):
+    return [patheffects.withStroke(linewidth=lw + 2.5, foreground="white")]
+
+
+def _rect(ax, color=HILITE, lw=2.5, ls="-", z=5, halo=False):
     r = Rectangle((0, 0), 1, 1, fill=False, edgecolor=color, linewidth=lw, linestyle=ls,
                   zorder=z, clip_on=False)
+    if halo:
+        r.set_path_effects(_halo(lw))
     ax.add_patch(r)
     return r
 
@@ -370,18 +391,21 @@ class PoolingFigure:
 
     Fixed layout: the input panel always shows the map plus a margin for the largest padding,
     the output panel always has the same size (a smaller output just has bigger cells).
+    The input and the window share one colour scale (left colour bar), the pooled map has its
+    own (right colour bar): sum and L2 pooling give values larger than any input.
     """
 
     MAX_K = 4
     MAX_PAD = 2
 
-    def __init__(self, shape, width=9.0, height=3.6):
+    def __init__(self, shape, width=9.0, height=4.0):
         H, W = shape
         self.shape = (H, W)
         fig = self.fig = _figure(width, height)
-        self.ax_in = fig.add_axes([0.02, 0.08, 0.36, 0.74])
-        self.ax_win = fig.add_axes([0.405, 0.2, 0.17, 0.5])
-        self.ax_out = fig.add_axes([0.63, 0.08, 0.30, 0.74])
+        self.ax_in = fig.add_axes([0.0, 0.05, 0.36, 0.8])
+        self.cax_in = fig.add_axes([0.355, 0.15, 0.012, 0.6])
+        self.ax_win = fig.add_axes([0.425, 0.2, 0.17, 0.5])
+        self.ax_out = fig.add_axes([0.645, 0.05, 0.29, 0.8])
         self.cax = fig.add_axes([0.945, 0.15, 0.012, 0.6])
 
         m = self.MAX_PAD
@@ -393,13 +417,17 @@ class PoolingFigure:
         _bare(self.ax_in)
         for side in self.ax_in.spines.values():      # the dotted line is the map's border
             side.set_visible(False)
-        self.win_in = _rect(self.ax_in, lw=2)
-        (self.win_dot,) = self.ax_in.plot([], [], "o", ms=5, mfc="none", mec=WINNER, mew=2)
+        self.win_in = _rect(self.ax_in, lw=3, halo=True)
+        # the winner: a solid green dot with a white rim, inside the orange window
+        (self.win_dot,) = self.ax_in.plot([], [], "o", ms=7.5, mfc=WINNER, mec="white",
+                                          mew=1.5, zorder=6)
         self.title_in = self.ax_in.set_title("", fontsize=10)
+        self.cbar_in = fig.colorbar(self.im_in, cax=self.cax_in)
+        self.cbar_in.ax.tick_params(labelsize=8)
 
         self.grid = _NumberGrid(self.ax_win, (self.MAX_K, self.MAX_K), cmap=SEQUENTIAL,
                                 fontsize=10)
-        self.win_best = _rect(self.ax_win, color=WINNER, lw=2.5)
+        self.win_best = _rect(self.ax_win, color=WINNER, lw=3, halo=True)
         self.title_win = self.ax_win.set_title("", fontsize=10)
 
         self.im_out = self.ax_out.imshow(np.zeros((1, 1)), cmap=SEQUENTIAL,
@@ -407,11 +435,11 @@ class PoolingFigure:
         self.ax_out.set_xlim(0, 1)
         self.ax_out.set_ylim(1, 0)
         _bare(self.ax_out)
-        self.cell_out = _rect(self.ax_out, lw=2)
+        self.cell_out = _rect(self.ax_out, lw=3, halo=True)
         self.title_out = self.ax_out.set_title("", fontsize=10)
         self.cbar = fig.colorbar(self.im_out, cax=self.cax)
         self.cbar.ax.tick_params(labelsize=8)
-        self.arrow = fig.text(0.6, 0.45, "→", fontsize=20, ha="center", va="center")
+        self.arrow = fig.text(0.62, 0.45, "→", fontsize=20, ha="center", va="center")
         # what moving the selected output cell changes (see BlitRenderer)
         self.dynamic = (self.grid.artists + [self.win_best, self.title_win, self.win_in,
                                              self.win_dot, self.cell_out, self.title_out])
@@ -442,8 +470,11 @@ class PoolingFigure:
         if re > rs and ce > cs:
             win[rs - r0:re - r0, cs - c0:ce - c0] = x[rs:re, cs:ce]
         self.grid.image.set_cmap(cmap)
+        # one number format for the whole map: integers as integers, else always 2 decimals
+        fixed = not _all_integers(x)
+        self.grid.fixed = fixed
         self.grid.set(win, clim=clim_in)
-        self.title_win.set_text(f"window {k}×{k}")
+        self.title_win.set_text(f"window {k}×{k}\n(input's colour scale)")
 
         if s.kind == "max" and s.winners is not None:
             wr, wc = divmod(int(s.winners[s.row, s.col]), W)
@@ -462,7 +493,8 @@ class PoolingFigure:
         self.cell_out.set_width(1 / ow)
         self.cell_out.set_height(1 / oh)
         self.title_out.set_text(f"{POOL_LABELS[s.kind]} pool → {oh}×{ow}   "
-                                f"[{s.row}, {s.col}] = {_fmt(float(out[s.row, s.col]))}")
+                                f"[{s.row}, {s.col}] = "
+                                f"{_fmt(float(out[s.row, s.col]), 2, fixed)}")
         return self.fig
 
 
@@ -581,12 +613,18 @@ class BackpropFigure:
                        [("x", self.g_x), ("w", self.g_w), ("d", self.g_d), ("dx", self.g_dx),
                         ("dw", self.g_dw), ("db", self.g_db)]}
         self.suptitle = fig.suptitle("", fontsize=11)
+        # shown over the bottom row when the selected δ is 0 (its panels are then empty)
+        self.zero_note = fig.text(0.5, 0.25, "", ha="center", va="center", fontsize=12,
+                                  color="#b00020", zorder=10,
+                                  bbox=dict(boxstyle="round,pad=0.4", facecolor="white",
+                                            edgecolor="#b00020"))
+        self.zero_note.set_visible(False)
         # what moving the selected δ cell (or switching cell/total) changes
         t = self.titles
         self.dynamic = (self.g_dx.artists + [self.borders[1]] + self.g_dw.artists
                         + self.g_db.artists
                         + [self.win_x, self.win_dx, self.cell_d, t["d"], t["dx"], t["dw"],
-                           t["db"], self.suptitle])
+                           t["db"], self.suptitle, self.zero_note])
 
     def show(self, s: BackpropState):
         self.g_x.set(s.x)
@@ -611,12 +649,16 @@ class BackpropFigure:
             self.titles["db"].set_text(f"δ[{s.row},{s.col}] added to ∂L/∂b")
             self.suptitle.set_text(f"what output cell [{s.row}, {s.col}] sends back "
                                    f"(stride {s.stride}, padding {s.padding})")
+            zero = float(s.delta[s.row, s.col]) == 0
+            self.zero_note.set_text(f"nothing flows back: δ[{s.row},{s.col}] = 0 here")
+            self.zero_note.set_visible(zero)
         else:
             self.titles["dx"].set_text("∂L/∂X (all cells)")
             self.titles["dw"].set_text("∂L/∂W (all cells)")
             self.titles["db"].set_text("∂L/∂b = sum of δ")
             self.suptitle.set_text(f"the full gradients: every δ cell's share, summed "
                                    f"(stride {s.stride}, padding {s.padding})")
+            self.zero_note.set_visible(False)
         return self.fig
 
 
@@ -646,7 +688,8 @@ def static_backprop(x=None, w=None, delta=None, row=0, col=0, stride=1, padding=
 
 def default_delta(shape):
     """A deterministic small-integer δ of any shape, so hand-checking stays easy."""
-    pattern = np.array([1, -1, 2, 0, 1, -2, 1, 1, -1, 2, 0, -1, 1, 2, -1, 1], dtype=np.float64)
+    # no zeros: every cell of the default δ sends something back
+    pattern = np.array([1, -1, 2, 1, 2, -2, 1, 1, -1, 2, 1, -1, 1, 2, -1, 1], dtype=np.float64)
     return np.resize(pattern, shape).reshape(shape)
 
 
@@ -673,10 +716,10 @@ class PoolGradientFigure:
         gs = fig.add_gridspec(1, 4, left=0.01, right=0.99, top=0.8, bottom=0.02, wspace=0.12)
         axes = [fig.add_subplot(gs[0, j]) for j in range(4)]
         self.x_shape = x_shape
-        self.g_x = _NumberGrid(axes[0], x_shape, cmap="Blues", fontsize=10)
-        self.g_y = _NumberGrid(axes[1], x_shape, cmap="Blues", fontsize=10, decimals=1)
-        self.g_d = _NumberGrid(axes[2], x_shape, fontsize=10)
-        self.g_dx = _NumberGrid(axes[3], x_shape, fontsize=9, blank_zero=True)
+        self.g_x = _NumberGrid(axes[0], x_shape, cmap="Blues", fontsize=11)
+        self.g_y = _NumberGrid(axes[1], x_shape, cmap="Blues", fontsize=11, decimals=1)
+        self.g_d = _NumberGrid(axes[2], x_shape, fontsize=11)
+        self.g_dx = _NumberGrid(axes[3], x_shape, fontsize=11, blank_zero=True)
         self.win_x = _rect(self.g_x.ax)
         self.win_dx = _rect(self.g_dx.ax)
         self.cell_y = _rect(self.g_y.ax)
@@ -876,25 +919,45 @@ def plot_kernels(weight, title=None, size=1.3):
 
 
 def plot_confusion_matrix(cm, class_names=None, title="confusion matrix"):
-    """Counts (rows = true class, columns = predicted); colour = share of the row."""
+    """Counts (rows = true class, columns = predicted), every count written in its cell.
+
+    Two colour scales, so that a handful of mistakes is as visible as 95 correct answers:
+    the diagonal (correct) in blue by the share of its row; the off-diagonal cells (mistakes)
+    in red by their count relative to the most frequent mistake. Zero cells stay white.
+    """
     cm = np.asarray(cm)
     n = cm.shape[0]
     names = [str(c) for c in (class_names if class_names is not None else range(n))]
     rows = cm.sum(axis=1, keepdims=True)
     share = cm / np.maximum(rows, 1)
-    fig = _figure(5.4, 4.8)
-    ax = fig.add_axes([0.14, 0.12, 0.72, 0.78])
-    ax.imshow(share, cmap="Blues", vmin=0, vmax=1, interpolation="nearest")
+    diag = np.eye(n, dtype=bool)
+    off_max = max(int(cm[~diag].max()) if n > 1 else 0, 1)
+    fig = _figure(6.0, 5.9)
+    ax = fig.add_axes([0.12, 0.15, 0.8, 0.75])
+    correct = np.ma.masked_where(~diag, share)
+    wrong = np.ma.masked_where(diag | (cm == 0), cm / off_max)
+    ax.imshow(correct, cmap="Blues", vmin=0, vmax=1.15, interpolation="nearest")
+    ax.imshow(wrong, cmap="Reds", vmin=-0.15, vmax=1, interpolation="nearest")
+    ax.set_xticks(np.arange(n + 1) - 0.5, minor=True)
+    ax.set_yticks(np.arange(n + 1) - 0.5, minor=True)
+    ax.grid(which="minor", color="0.85", linewidth=0.6)
+    ax.tick_params(which="minor", length=0)
+    fontsize = 11 if n <= 10 else 8
     for i in range(n):
         for j in range(n):
             if cm[i, j]:
-                ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", fontsize=8,
-                        color="white" if share[i, j] > 0.5 else ("crimson" if i != j else "black"))
-    ax.set_xticks(range(n), names, fontsize=9)
-    ax.set_yticks(range(n), names, fontsize=9)
-    ax.set_xlabel("predicted", fontsize=10)
-    ax.set_ylabel("true", fontsize=10)
-    ax.set_title(title, fontsize=11)
+                dark = (share[i, j] > 0.6) if i == j else (cm[i, j] / off_max > 0.55)
+                ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", fontsize=fontsize,
+                        fontweight="bold" if i != j else "normal",
+                        color="white" if dark else ("#8b0000" if i != j else "black"))
+    ax.set_xticks(range(n), names, fontsize=10)
+    ax.set_yticks(range(n), names, fontsize=10)
+    ax.set_xlabel("predicted", fontsize=11)
+    ax.set_ylabel("true", fontsize=11)
+    ax.set_title(title, fontsize=12)
+    fig.text(0.52, 0.015, "blue diagonal: correct answers, shaded by the share of the row\n"
+             f"red: mistakes, shaded by count (darkest = {off_max})", ha="center", fontsize=9.5,
+             color="0.3", linespacing=1.4)
     return fig
 
 

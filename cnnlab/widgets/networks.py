@@ -44,6 +44,38 @@ def _slider(description, value, lo, hi):
     return W.IntSlider(value=value, min=lo, max=hi, step=1, description=description, **_SLIDER)
 
 
+# The selected button of a choice must be obvious at a glance: the stock style only darkens
+# it a little. The rule is scoped to the apps' own toggles (class "cnnlab-choice").
+_CHOICE_CSS = ("<style>.cnnlab-choice button.mod-active{background-color:#1976d2;color:#fff;"
+               "font-weight:bold}.cnnlab-choice button:not(.mod-active){color:#333;"
+               "background-color:#eee}</style>")
+
+
+def _choice(description, options, value, button_width="150px"):
+    """Labelled toggle buttons whose selected button is filled blue (see ``_CHOICE_CSS``)."""
+    t = W.ToggleButtons(options=options, value=value, description=description,
+                        tooltips=[label for label, _ in options],
+                        style={"button_width": button_width, "description_width": "initial"},
+                        layout=W.Layout(width="auto"))      # label and buttons on one line
+    t.add_class("cnnlab-choice")
+    return t
+
+
+def _choice_style():
+    """The ``<style>`` element for ``_choice`` buttons; put it once in an app's box."""
+    return W.HTML(_CHOICE_CSS, layout=W.Layout(height="0px", margin="0px"))
+
+
+# The two explorers of lesson 6 start on the same view: one δ cell's share.
+SHOW_OPTIONS = [("this cell's share", "cell"), ("all cells (total)", "all")]
+SHOW_DEFAULT = "cell"
+
+
+def _nowrap(text):
+    """Keep a formula on one line in the summary (browsers may break after "/")."""
+    return f'<span style="white-space:nowrap">{text}</span>'
+
+
 def _n(v, decimals=3):
     """A number for the summary text: integers plain, others rounded."""
     v = float(v)
@@ -257,13 +289,12 @@ class BackpropApp(_App):
         self.col = _slider("δ col", 0, 0, 0)
         self.stride = _slider("stride", 1, 1, 2)
         self.padding = _slider("padding", 0, 0, 1)
-        self.show = W.ToggleButtons(options=[("this cell's share", "cell"),
-                                             ("all cells (total)", "all")], value="cell",
-                                    style={"button_width": "130px"})
+        self.show = _choice("show", SHOW_OPTIONS, SHOW_DEFAULT)
         if self._fixed_delta is not None:
             self.stride.disabled = self.padding.disabled = True
         self.controls = (self.row, self.col, self.stride, self.padding, self.show)
-        self.widget = W.VBox([W.HBox([W.VBox([self.row, self.col]),
+        self.widget = W.VBox([_choice_style(),
+                              W.HBox([W.VBox([self.row, self.col]),
                                       W.VBox([self.stride, self.padding]), self.show]),
                               self.image, self.summary])
         self._watch()
@@ -303,13 +334,17 @@ class BackpropApp(_App):
         kh, kw = self.w.shape
         r0, c0 = V.pool_window(r, c, kh, s, p)
         d = _n(self.delta[r, c])
+        if self.delta[r, c] == 0:
+            sends = "so <b>nothing flows back</b> from this cell: all its shares are 0."
+        else:
+            sends = ("goes back as " + _nowrap(f"∂L/∂W += {d}·window,") + " "
+                     + _nowrap(f"∂L/∂X[window] += {d}·W,") + " " + _nowrap(f"∂L/∂b += {d}."))
         self.summary.value = "<br>".join([
             f"Y[{r}, {c}] read the window X[{r0}:{r0 + kh}, {c0}:{c0 + kw}] "
-            f"(stride {s}, padding {p}); its gradient δ[{r}, {c}] = <b>{d}</b> goes back as "
-            f"∂L/∂W += {d}·window, ∂L/∂X[window] += {d}·W, ∂L/∂b += {d}.",
+            f"(stride {s}, padding {p}); its gradient is δ[{r}, {c}] = <b>{d}</b>, {sends}",
             f"Totals over all {self.delta.size} cells: "
-            f"∂L/∂b = Σδ = <b>{_n(self.grad_bias)}</b>; "
-            f"∂L/∂W = {_array(self.grad_weight)}",
+            + _nowrap(f"∂L/∂b = Σδ = <b>{_n(self.grad_bias)}</b>;") + " "
+            + _nowrap(f"∂L/∂W = {_array(self.grad_weight)}"),
         ])
 
 
@@ -333,17 +368,16 @@ class PoolGradientApp(_App):
     def __init__(self, x=None, kind="max", kernel_size=2, stride=2):
         self.x = V.POOL_GRAD_X if x is None else np.asarray(x, dtype=np.float64)
         super().__init__(V.PoolGradientFigure(self.x.shape))
-        self.kind = W.ToggleButtons(options=[("max", "max"), ("average", "avg")], value=kind,
-                                    style={"button_width": "80px"})
+        self.kind = _choice("pooling", [("max", "max"), ("average", "avg")], kind,
+                            button_width="80px")
         self.kernel_size = _slider("kernel size", kernel_size, 2, 3)
         self.stride = _slider("stride", stride, 1, 3)
         self.row = _slider("δ row", 0, 0, 0)
         self.col = _slider("δ col", 0, 0, 0)
-        self.show = W.ToggleButtons(options=[("this cell's share", "cell"),
-                                             ("all cells (total)", "all")], value="all",
-                                    style={"button_width": "130px"})
+        self.show = _choice("show", SHOW_OPTIONS, SHOW_DEFAULT)
         self.controls = (self.kind, self.kernel_size, self.stride, self.row, self.col, self.show)
-        self.widget = W.VBox([W.HBox([W.VBox([self.kind, self.show]),
+        self.widget = W.VBox([_choice_style(),
+                              W.HBox([W.VBox([self.kind, self.show]),
                                       W.VBox([self.kernel_size, self.stride]),
                                       W.VBox([self.row, self.col])]),
                               self.image, self.summary])
@@ -411,8 +445,10 @@ class FeatureMapApp(_App):
         super().__init__(V.FeatureMapFigure(((1,) + self.images.shape[2:], c1.shape[1:],
                                              c2.shape[1:])))
         n = len(self.images)
+        # the slider has no readout of its own: the number box next to it shows the value
+        # (and takes a typed one)
         self.index = W.IntSlider(value=index, min=0, max=n - 1, description="digit #",
-                                 continuous_update=False,
+                                 continuous_update=False, readout=False,
                                  style={"description_width": "initial"},
                                  layout=W.Layout(width="400px"))
         self.index_box = W.BoundedIntText(value=index, min=0, max=n - 1,
