@@ -104,3 +104,21 @@ def test_no_markdown_renders_as_an_accidental_code_block(path):
                 bad.append((i, line.strip()[:40]))
                 break
     assert not bad, f"{path.name}: markdown cells render as code blocks: {bad}"
+
+
+@pytest.mark.parametrize("script", ["lessons_1_4.py", "lessons_5_7.py"])
+def test_committed_lessons_match_their_generator(script, tmp_path, capsys):
+    """notebooks/*.ipynb are written by tools/lessons/*.py: edit the script, then rerun it."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(script[:-3], ROOT / "tools" / "lessons" / script)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    mod.HERE = tmp_path                      # write the fresh copies elsewhere
+    mod.main()
+    written = sorted(tmp_path.glob("*.ipynb"))
+    assert written, f"{script} wrote no notebook"
+    drift = [p.name for p in written
+             if p.read_bytes() != (ROOT / "notebooks" / p.name).read_bytes()]
+    assert not drift, (f"{drift} differ from what tools/lessons/{script} generates; run "
+                       f"`.venv/bin/python tools/lessons/{script}` and commit the result")

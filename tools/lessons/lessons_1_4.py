@@ -1,7 +1,7 @@
 """Write notebooks 01_discrete_convolution, 02_image_kernels, 03_stride_padding_dilation and
 04_channels (outputs cleared).
 
-Run from the repository root:  .venv/bin/python notebooks/_build/lessons_1_4.py [NAME ...]
+Run from the repository root:  .venv/bin/python tools/lessons/lessons_1_4.py [NAME ...]
 The notebooks are the product; this script is how they are kept consistent (slide metadata
 on every cell, cleared outputs, the same setup cell, the same worked example). Edit here, then
 regenerate. Every number the prose states is computed in a code cell and asserted there; the
@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-HERE = Path(__file__).resolve().parent.parent          # notebooks/
+HERE = Path(__file__).resolve().parents[2] / "notebooks"   # the lessons folder
 
 SETUP = """\
 %matplotlib inline
@@ -1058,6 +1058,8 @@ LESSONS = {
 def main(names=None):
     for name in names or LESSONS:
         nb = LESSONS[name]()
+        for i, cell in enumerate(nb.cells):      # stable ids: regenerating gives no noise diff
+            cell.id = f"{name[:2]}-{i:03d}"
         nbformat.validate(nb)
         path = HERE / f"{name}.ipynb"
         nbformat.write(nb, path)

@@ -1,6 +1,6 @@
 """Write notebooks 05_pooling, 06_backpropagation and 07_lenet5_mnist (outputs cleared).
 
-Run from the repository root:  .venv/bin/python notebooks/_build/lessons_5_7.py
+Run from the repository root:  .venv/bin/python tools/lessons/lessons_5_7.py
 The notebooks are the product; this script is how they are kept consistent (slide metadata
 on every cell, cleared outputs, the same setup cell). Edit here, then regenerate.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-HERE = Path(__file__).resolve().parent.parent          # notebooks/
+HERE = Path(__file__).resolve().parents[2] / "notebooks"   # the lessons folder
 
 SETUP = """\
 %matplotlib inline
@@ -1116,6 +1116,8 @@ def main(argv=None):
     for name, build in [("05_pooling", lesson5), ("06_backpropagation", lesson6),
                         ("07_lenet5_mnist", lesson7)]:
         nb = build()
+        for i, cell in enumerate(nb.cells):      # stable ids: regenerating gives no noise diff
+            cell.id = f"{name[:2]}-{i:03d}"
         nbformat.validate(nb)
         path = HERE / f"{name}.ipynb"
         nbformat.write(nb, path)
