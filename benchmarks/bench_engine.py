@@ -205,7 +205,12 @@ def functional_lenet_step(x, y):
             M[k] *= mom
             M[k] += G[k]
             P[k] -= lr * M[k]
+        # keep this step's arrays alive until the next step, as layers keep their caches:
+        # freeing ~30 MB at once lets malloc hand it back to the OS, and the next step then
+        # pays page faults to get it again
+        kept[:] = [c1, k1, r1, p1, i1, c2, k2, r2, p2, h1, a1, h2, a2, logits, G]
         return loss
+    kept = []
     return step
 
 
