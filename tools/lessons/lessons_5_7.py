@@ -10,8 +10,10 @@ import sys
 import textwrap
 from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbformat.v4 import new_code_cell
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _cells import answers, code, md, notebook, write  # noqa: E402
 
 HERE = Path(__file__).resolve().parents[2] / "notebooks"   # the lessons folder
 
@@ -22,37 +24,6 @@ import matplotlib.pyplot as plt
 import cnnlab
 from cnnlab import functional as F, viz, widgets
 np.set_printoptions(precision=4, suppress=True, linewidth=100)"""
-
-
-def md(text, slide="-"):
-    cell = new_markdown_cell(textwrap.dedent(text).strip("\n"))
-    cell.metadata["slideshow"] = {"slide_type": slide}
-    return cell
-
-
-def code(src, slide="-"):
-    cell = new_code_cell(textwrap.dedent(src).strip("\n"))
-    cell.metadata["slideshow"] = {"slide_type": slide}
-    cell.outputs = []
-    cell.execution_count = None
-    return cell
-
-
-def notebook(cells):
-    nb = new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
-                                 "language": "python"}
-    nb.metadata["language_info"] = {"name": "python"}
-    assert cells[0].metadata["slideshow"]["slide_type"] == "slide"
-    return nb
-
-
-def answers(*pairs):
-    """Check-yourself questions with the answers hidden in <details>."""
-    out = []
-    for i, (q, a) in enumerate(pairs, 1):
-        out.append(f"**{i}.** {q}\n\n<details><summary>Answer</summary>\n\n{a}\n\n</details>\n")
-    return "\n".join(out)
 
 
 # =========================================================================================
@@ -1116,12 +1087,7 @@ def main(argv=None):
     for name, build in [("05_pooling", lesson5), ("06_backpropagation", lesson6),
                         ("07_lenet5_mnist", lesson7)]:
         nb = build()
-        for i, cell in enumerate(nb.cells):      # stable ids: regenerating gives no noise diff
-            cell.id = f"{name[:2]}-{i:03d}"
-        nbformat.validate(nb)
-        path = HERE / f"{name}.ipynb"
-        nbformat.write(nb, path)
-        print(f"wrote {path.relative_to(HERE.parent)} ({len(nb.cells)} cells)")
+        write(nb, HERE, name)
     return 0
 
 
