@@ -581,7 +581,8 @@ class _MaxPoolNd(Module):
 class MaxPool2d(_MaxPoolNd):
     """Max pooling over NCHW; stride defaults to kernel_size; ties go to the first maximum.
 
-    Forward keeps the winners' indices, backward sends each gradient to its winner.
+    Forward keeps which tap of each window won (small ints, cheaper than PyTorch-style flat
+    indices), backward sends each gradient to its winner.
     """
 
     _nd = 2
@@ -589,21 +590,24 @@ class MaxPool2d(_MaxPoolNd):
     def forward(self, input):
         _check_input(input, 4, "MaxPool2d", "(N, C, H, W)")
         if self.training:
-            out, idx = F.max_pool2d(input, self.kernel_size, self.stride, self.padding,
-                                    self.dilation, return_indices=True)
+            out, tap = F._max_pool2d_with_taps(input, self.kernel_size, self.stride,
+                                               self.padding, self.dilation)
         else:
             out = F.max_pool2d(input, self.kernel_size, self.stride, self.padding,
                                self.dilation)
-            idx = None
-        self._ctx = (input, idx)
+            tap = None
+        self._ctx = (input, tap)
         return out
 
     def backward(self, grad_output):
-        input, idx = self._saved()
+        input, tap = self._saved()
         if not self.needs_input_grad:
             return None
-        return F.max_pool2d_backward(grad_output, input, self.kernel_size, self.stride,
-                                     self.padding, self.dilation, indices=idx)
+        if tap is None:                       # forward ran in eval mode: find the winners
+            return F.max_pool2d_backward(grad_output, input, self.kernel_size, self.stride,
+                                         self.padding, self.dilation)
+        return F._max_pool2d_backward_taps(grad_output, input, tap, self.kernel_size,
+                                           self.stride, self.padding, self.dilation)
 
 
 class MaxPool1d(_MaxPoolNd):

@@ -689,3 +689,58 @@ def test_max_pool_window_only_on_padding_is_refused():
     _raises(ValueError, F.max_pool2d, np.zeros((1, 1, 2, 2)), 2, 1, 1, 3,
             match=["padding=1", "dilation=3", "only padding"])
     _raises(ValueError, F.max_pool1d, np.zeros((1, 1, 2)), 2, 1, 1, 3, match="only padding")
+
+
+# ---------------------------------------------------------------------------------------------
+# fast paths: tiling pool windows (no zero-fill), relu against a zeros row, conv bias
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape,k,s,p", [
+    ((3, 2, 8, 6), 2, 2, 0),      # windows tile the input: the gradient buffer is not zeroed
+    ((3, 2, 6, 6), 2, 2, 1),      # they tile the padded input
+    ((3, 2, 7, 6), 2, 2, 0),      # odd height: the last row is in no window, must get 0
+    ((3, 2, 6, 6), 3, 3, 0),
+])
+def test_pool_backward_tiling_matches_indices_and_sum(shape, k, s, p):
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=shape).astype(np.float32)
+    out, idx = F.max_pool2d(x, k, s, p, return_indices=True)
+    g = rng.normal(size=out.shape).astype(np.float32)
+    via_idx = F.max_pool2d_backward(g, x, k, s, p, indices=idx)
+    # the taps path (what nn.MaxPool2d uses), with garbage-free output in untouched pixels
+    for _ in range(3):                                  # reuse of freed memory must not leak
+        out2, tap = F._max_pool2d_with_taps(x, k, s, p, 1)
+        np.testing.assert_array_equal(out2, out)
+        np.testing.assert_array_equal(F._max_pool2d_backward_taps(g, x, tap, k, s, p, 1), via_idx)
+        np.testing.assert_array_equal(F.max_pool2d_backward(g, x, k, s, p), via_idx)
+    # sum pooling (stride = kernel): every pixel of a window gets the window's gradient,
+    # pixels in no window get 0
+    n, c, h, w = shape
+    oh, ow = g.shape[-2:]
+    want = np.zeros((n, c, h + 2 * p, w + 2 * p), dtype=np.float32)
+    want[:, :, :oh * k, :ow * k] = g.repeat(k, axis=2).repeat(k, axis=3)
+    np.testing.assert_array_equal(F.sum_pool2d_backward(g, x, k, s, p),
+                                  want[:, :, p:p + h, p:p + w])
+
+
+def test_relu_special_values_bit_for_bit():
+    x = np.array([[np.nan, -np.nan, -np.inf, np.inf, -0.0, 0.0, -1e-45, 1e-45, -2.0, 3.0]],
+                 dtype=np.float32)
+    for v in (x, x[0], x.reshape(2, 5, 1), np.float32(-1.5)):
+        got, want = F.relu(v), np.maximum(v, 0)
+        assert got.shape == np.shape(want)
+        np.testing.assert_array_equal(np.asarray(got).view(np.int32), np.asarray(want).view(np.int32))
+
+
+def test_conv2d_bias_both_layouts():
+    rng = np.random.default_rng(12)
+    for cin, cout in [(1, 6), (6, 2)]:                  # per-image and batch-last forward
+        x = rng.normal(size=(3, cin, 7, 6)).astype(np.float32)
+        w = rng.normal(size=(cout, cin, 3, 3)).astype(np.float32)
+        b = rng.normal(size=cout).astype(np.float32)
+        no_bias = F.conv2d(x, w, None, padding=1)
+        np.testing.assert_allclose(F.conv2d(x, w, b, padding=1), no_bias + b[:, None, None],
+                                   rtol=1e-6, atol=1e-6)
+        out, _ = F.conv2d_with_cache(x, w, b, padding=1)
+        np.testing.assert_allclose(out, no_bias + b[:, None, None], rtol=1e-5, atol=1e-5)
