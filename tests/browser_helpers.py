@@ -460,8 +460,8 @@ def make_served_copy(dest: Path, notebooks: list[Path] | None = None) -> Path:
             if entry.name in {".ipynb_checkpoints"}:
                 continue
             target = nb_dir / entry.name
-            if entry.suffix == ".ipynb":
-                shutil.copy2(entry, target)
+            if entry.is_file():               # lessons, and files like rise.css: the server
+                shutil.copy2(entry, target)   # refuses symlinks that leave its root
             elif not target.exists():
                 target.symlink_to(entry, target_is_directory=entry.is_dir())
     for extra in notebooks or []:
