@@ -462,6 +462,28 @@ class _ConvNd(Module):
                 f"{layer}: expected input with in_channels={self.in_channels} channels "
                 f"(axis 1 of {layout}), got shape {tuple(x.shape)} with {x.shape[1]}")
 
+    def forward(self, input):
+        self._check(input, self._layout)
+        plain, with_cache, _ = self._ops
+        w = self.weight.data
+        b = None if self.bias is None else self.bias.data
+        if self.training:            # keep the im2col columns for the backward
+            out, cache = with_cache(input, w, b, self.stride, self.padding, self.dilation)
+        else:
+            out, cache = plain(input, w, b, self.stride, self.padding, self.dilation), None
+        self._ctx = (input, cache)
+        return out
+
+    def backward(self, grad_output):
+        input, cache = self._saved()
+        gi, gw, gb = self._ops[2](grad_output, input, self.weight.data, self.stride,
+                                  self.padding, self.dilation,
+                                  needs_input_grad=self.needs_input_grad, cache=cache)
+        _accumulate(self.weight, gw)
+        if self.bias is not None:
+            _accumulate(self.bias, gb)
+        return gi
+
     def parameter_formula(self) -> str:
         """The parameter count written out, e.g. ``(5*5*1+1)*6 = 156``."""
         k = "*".join(str(v) for v in self.kernel_size)
@@ -493,60 +515,16 @@ class Conv2d(_ConvNd):
     """
 
     _nd = 2
-
-    def forward(self, input):
-        self._check(input, "(N, C, H, W)")
-        b = self.bias
-        w = self.weight.data
-        bd = None if b is None else b.data
-        if self.training:
-            out, cache = F.conv2d_with_cache(input, w, bd, self.stride, self.padding,
-                                             self.dilation)
-        else:
-            out = F.conv2d(input, w, bd, self.stride, self.padding, self.dilation)
-            cache = None
-        self._ctx = (input, cache)
-        return out
-
-    def backward(self, grad_output):
-        input, cache = self._saved()
-        gi, gw, gb = F.conv2d_backward(grad_output, input, self.weight.data, self.stride,
-                                       self.padding, self.dilation,
-                                       needs_input_grad=self.needs_input_grad, cache=cache)
-        _accumulate(self.weight, gw)
-        if self.bias is not None:
-            _accumulate(self.bias, gb)
-        return gi
+    _layout = "(N, C, H, W)"
+    _ops = (F.conv2d, F.conv2d_with_cache, F.conv2d_backward)
 
 
 class Conv1d(_ConvNd):
     """1-D convolution over NCL signals: weight (C_out, C_in, k), input (N, C_in, L)."""
 
     _nd = 1
-
-    def forward(self, input):
-        self._check(input, "(N, C, L)")
-        b = self.bias
-        w = self.weight.data
-        bd = None if b is None else b.data
-        if self.training:
-            out, cache = F.conv1d_with_cache(input, w, bd, self.stride, self.padding,
-                                             self.dilation)
-        else:
-            out = F.conv1d(input, w, bd, self.stride, self.padding, self.dilation)
-            cache = None
-        self._ctx = (input, cache)
-        return out
-
-    def backward(self, grad_output):
-        input, cache = self._saved()
-        gi, gw, gb = F.conv1d_backward(grad_output, input, self.weight.data, self.stride,
-                                       self.padding, self.dilation,
-                                       needs_input_grad=self.needs_input_grad, cache=cache)
-        _accumulate(self.weight, gw)
-        if self.bias is not None:
-            _accumulate(self.bias, gb)
-        return gi
+    _layout = "(N, C, L)"
+    _ops = (F.conv1d, F.conv1d_with_cache, F.conv1d_backward)
 
 
 # --------------------------------------------------------------------------- pooling
