@@ -759,40 +759,39 @@ class ReLU(_Activation):
         return F.relu_backward(g, x)
 
 
-class Sigmoid(_Activation):
+class _OutputActivation(_Activation):
+    """An activation whose derivative is cheapest from its output: forward keeps both."""
+
+    def forward(self, input):
+        out = self._fn(input)
+        self._ctx = (input, out)
+        return out
+
+    def backward(self, grad_output):
+        input, out = self._saved()
+        if not self.needs_input_grad:
+            return None
+        return self._grad(grad_output, input, output=out)
+
+
+class Sigmoid(_OutputActivation):
     """1 / (1 + exp(-x)). Keeps its output: the derivative is s * (1 - s)."""
 
-    def __init__(self):
-        super().__init__()
+    def _fn(self, x):
+        return F.sigmoid(x)
 
-    def forward(self, input):
-        out = F.sigmoid(input)
-        self._ctx = (input, out)
-        return out
-
-    def backward(self, grad_output):
-        input, out = self._saved()
-        if not self.needs_input_grad:
-            return None
-        return F.sigmoid_backward(grad_output, input, output=out)
+    def _grad(self, g, x, output):
+        return F.sigmoid_backward(g, x, output=output)
 
 
-class Tanh(_Activation):
+class Tanh(_OutputActivation):
     """tanh(x), the activation of the 1998 LeNet. Keeps its output: d/dx = 1 - tanh(x)**2."""
 
-    def __init__(self):
-        super().__init__()
+    def _fn(self, x):
+        return F.tanh(x)
 
-    def forward(self, input):
-        out = F.tanh(input)
-        self._ctx = (input, out)
-        return out
-
-    def backward(self, grad_output):
-        input, out = self._saved()
-        if not self.needs_input_grad:
-            return None
-        return F.tanh_backward(grad_output, input, output=out)
+    def _grad(self, g, x, output):
+        return F.tanh_backward(g, x, output=output)
 
 
 class SiLU(_Activation):
