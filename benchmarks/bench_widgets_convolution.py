@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")   # lesson-sized arrays: threads only add noise
@@ -24,26 +22,7 @@ import numpy as np  # noqa: E402
 
 from cnnlab.widgets.convolution import (channel_explorer, convolution_stepper,  # noqa: E402
                                         kernel_playground, stride_explorer)
-
-
-def timed_changes(changes, repeat):
-    """changes: list of (control, value). Returns per-change (wall ms, CPU ms) pairs."""
-    times = []
-    for _ in range(repeat):
-        for control, value in changes:
-            t0, c0 = time.perf_counter(), time.process_time()
-            control.value = value
-            times.append(((time.perf_counter() - t0) * 1e3, (time.process_time() - c0) * 1e3))
-    return times
-
-
-def report(name, times):
-    wall = [t[0] for t in times]
-    cpu = [t[1] for t in times]
-    med = statistics.median(wall)
-    print(f"{name:<44} wall median {med:6.1f} ms  p90 {np.percentile(wall, 90):6.1f} ms"
-          f"   CPU median {statistics.median(cpu):6.1f} ms  ({len(times)} changes)")
-    return med
+from _widget_timing import report, timed_changes  # noqa: E402  (benchmarks/ is on sys.path)
 
 
 def main(argv=None):

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -24,32 +22,12 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")   # lesson-sized arrays: thre
 os.environ.setdefault("CNNLAB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
 
 import cnnlab  # noqa: E402
 from cnnlab import data, models  # noqa: E402
 from cnnlab.widgets.networks import (backprop_explorer, feature_map_explorer,  # noqa: E402
                                      pool_gradient_explorer, pooling_explorer)
-
-
-def timed_changes(changes, repeat):
-    """changes: list of (control, value). Returns per-change (wall ms, CPU ms) pairs."""
-    times = []
-    for _ in range(repeat):
-        for control, value in changes:
-            t0, c0 = time.perf_counter(), time.process_time()
-            control.value = value
-            times.append(((time.perf_counter() - t0) * 1e3, (time.process_time() - c0) * 1e3))
-    return times
-
-
-def report(name, times):
-    wall = [t[0] for t in times]
-    cpu = [t[1] for t in times]
-    med = statistics.median(wall)
-    print(f"{name:<46} wall median {med:6.1f} ms  p90 {np.percentile(wall, 90):6.1f} ms"
-          f"   CPU median {statistics.median(cpu):6.1f} ms  ({len(times)} changes)")
-    return med
+from _widget_timing import report, timed_changes  # noqa: E402  (benchmarks/ is on sys.path)
 
 
 def main(argv=None):
