@@ -258,7 +258,7 @@ def test_lesson_opens_as_slides(name, served, lab, page_and_problems):
 _RISE_WIDGETS_BROKEN = bh.rise_widgets_known_broken()
 
 
-@pytest.mark.xfail(bool(_RISE_WIDGETS_BROKEN), reason=_RISE_WIDGETS_BROKEN or "", strict=False)
+@pytest.mark.xfail(bool(_RISE_WIDGETS_BROKEN), reason=_RISE_WIDGETS_BROKEN or "", strict=True)
 def test_lecture_mode_shows_live_widgets(served, lab, page_and_problems):
     """The lecturer's flow: Run All in the lab, then "Open as Reveal Slideshow" (RISE saves the
     notebook and opens /rise/<path> on the same kernel): the widgets must be live widgets there."""
