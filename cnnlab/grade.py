@@ -55,7 +55,6 @@ import numpy as np
 
 __all__ = [
     "DEFAULT_TIMEOUT", "DEFAULT_CELL_TIMEOUT", "FLAGGED_MODULES", "ALLOWED_HELPERS",
-    "EXERCISE_ALLOWED_MODULES",
     "SubmissionGrade", "Gradebook", "find_submissions", "grade", "write_gradebook",
     "format_table", "add_cli", "main",
 ]
@@ -79,12 +78,6 @@ ALLOWED_HELPERS = (
     "output_size", "output_size_exact", "conv_parameter_count", "receptive_field",
     "get_rng", "manual_seed",
 )
-
-#: Modules an exercise is MEANT to build on (its official solution calls them): calls into them
-#: are not flagged for that exercise. An Exercise may also carry ``allowed_modules`` itself.
-EXERCISE_ALLOWED_MODULES = {
-    "lenet5_forward": ("cnnlab.functional",),   # lesson 7 composes F.conv2d, F.max_pool2d, ...
-}
 
 _STATUS_OK = "ok"
 _CSV_PREFIX_DANGER = ("=", "+", "-", "@", "\t", "\r")
@@ -979,12 +972,10 @@ class _Grader:
             allowed = [h for h in ALLOWED_HELPERS
                        if exercise.function_name not in h and ex_name not in h]
             plan.append({"name": ex_name, "cases": sent, "n_base": n_base, "unsent": unsent})
-            allowed_modules = getattr(exercise, "allowed_modules", None)
-            if allowed_modules is None:
-                allowed_modules = EXERCISE_ALLOWED_MODULES.get(ex_name, ())
+            # modules the exercise is MEANT to build on (the registry says which) aren't flagged
             extract.append({"name": ex_name, "function_name": exercise.function_name,
                             "cases": specs, "allowed": allowed,
-                            "allowed_modules": list(allowed_modules)})
+                            "allowed_modules": list(exercise.allowed_modules)})
         buf = io.BytesIO()
         np.savez(buf, **arrays)
         (workdir / "inputs.npz").write_bytes(buf.getvalue())
