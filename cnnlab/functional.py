@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from cnnlab._windows import (col2im_batch_last, get_num_threads, im2col_into, out_len, pad_nchw,
+from cnnlab._windows import (col2im, col2im_batch_last, get_num_threads, im2col_into, out_len, pad_nchw,
                              parallel_for, set_num_threads, tap_slice, window_view)
 
 __all__ = [
@@ -482,18 +482,21 @@ def convolve1d(x, k, mode="valid"):
 class ConvCache:
     """What the forward convolution keeps for the backward (see ``conv2d_with_cache``).
 
-    cols        : the im2col matrix of the padded input, either (C_in*kH*kW, OH*OW*N) in
-                  "batch innermost" layout (see ``_columns_batch_last``) or (N, C_in*kH*kW,
-                  OH*OW) per image; ``_use_batch_last`` decides
+    cols        : the im2col matrix of the padded input, (C_in*kH*kW, columns), one column per
+                  output position of every image: "batch innermost" (column (oh*OW + ow)*N + n)
+                  or "batch in the middle" (column n*OH*OW + oh*OW + ow); ``_use_batch_last``
+                  decides, ``batch_last`` records which
     input_shape : (N, C_in, H, W)
     pads        : (top, bottom, left, right)
     stride, dilation : (sH, sW), (dH, dW)
+    batch_last  : the layout of ``cols``
     """
     cols: np.ndarray | None
     input_shape: tuple
     pads: tuple
     stride: tuple
     dilation: tuple
+    batch_last: bool = True
 
 
 def _conv2d_args(fn, input, weight, bias, stride, padding, dilation, nd):
@@ -515,17 +518,16 @@ def _conv2d_args(fn, input, weight, bias, stride, padding, dilation, nd):
     return x, w, b, s, pads[0] + pads[1], d
 
 
-def _conv2d_forward(x, w, b, stride, pads, dilation, keep_cols=False):
-    """Forward convolution in blocks of images.
+def _conv2d_forward(x, w, b, stride, pads, dilation):
+    """Forward convolution in blocks of images (inference: nothing is kept for a backward).
 
     x : (N, C_in, H, W)   w : (C_out, C_in, kH, kW)   b : (C_out,) or None
-    returns out (N, C_out, OH, OW), and with keep_cols also cols (N, K, OH*OW).
+    returns out (N, C_out, OH, OW)
 
     For each block of about 16 images: copy the block's windows (a zero-copy view) into a small
     reused buffer (block, K, OH*OW) with K = C_in*kH*kW, then one matmul
     W (C_out, K) @ buffer -> (block, C_out, OH*OW), written straight into the NCHW output.
-    Without keep_cols the memory stays bounded however large the batch (inference); with it
-    the blocks are slices of one (N, K, OH*OW) array kept for the backward.
+    The memory stays bounded however large the batch.
     """
     n, c, h, wd = x.shape
     c_out, _, kh, kw = w.shape
@@ -538,76 +540,110 @@ def _conv2d_forward(x, w, b, stride, pads, dilation, keep_cols=False):
     out3 = out.reshape(n, c_out, L)
     per_image = k * L * x.itemsize
     chunk = max(1, min(_CHUNK_IMAGES, _CHUNK_BYTES // max(per_image, 1)))
-    kept = np.empty(win.shape, dtype=x.dtype) if keep_cols else None
 
     def blocks(start, stop):                  # images start..stop-1 (one thread's share)
-        buf = None if keep_cols else np.empty((min(chunk, stop - start),) + win.shape[1:],
-                                              dtype=x.dtype)
+        buf = np.empty((min(chunk, stop - start),) + win.shape[1:], dtype=x.dtype)
         for s in range(start, stop, chunk):
             e = min(stop, s + chunk)
-            cols = im2col_into(kept[s:] if keep_cols else buf, win[s:e])    # (block, K, L)
+            cols = im2col_into(buf, win[s:e])                  # (block, K, L)
             np.matmul(wm, cols, out=out3[s:e])
 
     parallel_for(n, blocks, items=n * k * L)
     if b is not None:
         _add_bias(out3, b)
-    if keep_cols:
-        return out, kept.reshape(n, k, L)
     return out
 
 
-def _columns_batch_last(x, kernel, stride, pads, dilation):
-    """The im2col matrix in "batch innermost" layout, shared by the training forward and the
-    backward.
+# Rows of the weight and gradient matrices in the training products. Measured here (numpy's
+# OpenBLAS, float32, (M, K) @ (K, 100k)): with fewer than 8 rows the product runs 1.3-2x slower
+# than with exactly 8 (OpenBLAS computes the transposed product in panels of 8 columns and falls
+# back to a slow edge kernel for a narrower one). So a layer with fewer than 8 output channels
+# (LeNet's conv1 has 6) multiplies with zero rows appended up to 8 and drops their results.
+# From 8 rows on, rounding up measured no better.
+_GEMM_MIN_ROWS = 8
+
+
+def _gemm_rows(c_out: int) -> int:
+    return max(c_out, _GEMM_MIN_ROWS)
+
+
+def _with_zero_rows(a, rows):
+    """a (R, K) with zero rows appended up to ``rows`` (a itself when it has enough)."""
+    if a.shape[0] >= rows:
+        return a
+    out = np.zeros((rows, a.shape[1]), dtype=a.dtype)
+    out[:a.shape[0]] = a
+    return out
+
+
+def _columns(x, kernel, stride, pads, dilation, batch_last):
+    """The im2col matrix of a training step, shared by the forward and the backward.
 
     x : (N, C_in, H, W)
-    returns cols (K, OH*OW*N) with K = C_in*kH*kW, row c*kH*kW + i*kW + j, and
-            cols[k, (oh*OW + ow)*N + n] = padded[n, c, oh*sH + i*dH, ow*sW + j*dW]
+    returns cols (K, N*OH*OW) with K = C_in*kH*kW (row c*kH*kW + i*kW + j, the order of
+    ``weight.reshape(C_out, -1)``) and one column per output position of every image:
 
-    The input is transposed and padded once into (C_in, Hp, Wp, N); every window row is then
-    a contiguous run of OW*N numbers (stride 1), so the copy is fast, and each of the three
-    matrix products of a training step (forward, dW, dX) is ONE large GEMM.
+    batch_last=True  "batch innermost": cols[k, (oh*OW + ow)*N + n]. The input is transposed and
+                     padded once into (C_in, Hp, Wp, N), so every window row is a contiguous run
+                     of OW*N numbers (a fast copy, and a fast col2im in the backward).
+    batch_last=False "batch in the middle": cols[k, n*OH*OW + oh*OW + ow]. The product
+                     W @ cols, (C_out, N, OH*OW), goes back to NCHW by copying whole channel
+                     images (runs of OH*OW numbers) instead of a transpose with runs of C_out.
+
+    Either way each of the three matrix products of a training step (forward, dW, dX) is ONE
+    large GEMM. ``_use_batch_last`` picks the layout.
     """
     n, c, h, wd = x.shape
-    pt, pb, pl, pr = pads
-    xt = np.zeros((c, h + pt + pb, wd + pl + pr, n), dtype=x.dtype)   # pad = write into zeros
-    xt[:, pt:pt + h, pl:pl + wd, :] = x.transpose(1, 2, 3, 0)
-    # window_view wants (N, C, H, W): hand it a transposed view, then put N last again
-    win = window_view(xt.transpose(3, 0, 1, 2), kernel, stride, dilation)
-    win = win.transpose(1, 2, 3, 4, 5, 0)                 # (C, kH, kW, OH, OW, N), no copy
+    kh, kw = kernel
+    if batch_last:
+        pt, pb, pl, pr = pads
+        xt = np.zeros((c, h + pt + pb, wd + pl + pr, n), dtype=x.dtype)   # pad = write into zeros
+        xt[:, pt:pt + h, pl:pl + wd, :] = x.transpose(1, 2, 3, 0)
+        # window_view wants (N, C, H, W): hand it a transposed view, then put N last again
+        win = window_view(xt.transpose(3, 0, 1, 2), kernel, stride, dilation)
+        win = win.transpose(1, 2, 3, 4, 5, 0)             # (C, kH, kW, OH, OW, N), no copy
+    else:
+        win = window_view(pad_nchw(x, pads), kernel, stride, dilation)
+        win = win.transpose(1, 2, 3, 0, 4, 5)             # (C, kH, kW, N, OH, OW), no copy
     cols = np.empty(win.shape, dtype=x.dtype)
     # the copy, split over kernel rows i between threads
-    parallel_for(kernel[0], lambda a, b: np.copyto(cols[:, a:b], win[:, a:b]), items=cols.size)
-    return cols.reshape(c * kernel[0] * kernel[1], -1)
+    parallel_for(kh, lambda a, b: np.copyto(cols[:, a:b], win[:, a:b]), items=cols.size)
+    return cols.reshape(c * kh * kw, -1)
 
 
 def _use_batch_last(c_in, c_out, kh, kw) -> bool:
-    """Which im2col layout the training forward keeps (measured on LeNet-5 shapes).
+    """Which im2col layout a training step uses (measured on LeNet-5 shapes).
 
-    The batch-innermost layout copies the columns faster and makes every product one large
-    GEMM, but its output must be transposed back to NCHW (C_out numbers per column). That pays
-    when the columns are much taller than the output: K = C_in*kH*kW >= 8*C_out (LeNet's conv2:
-    150 vs 16). For a first layer like LeNet's conv1 (K = 25, C_out = 6) the per-image blocks win.
+    Batch innermost copies the columns and adds them back (col2im) fastest, but its forward
+    result must be transposed back to NCHW with runs of only N numbers. That pays when the
+    columns are much taller than the output: K = C_in*kH*kW >= 8*C_out (LeNet's conv2: 150 vs
+    16). For a first layer like LeNet's conv1 (K = 25, C_out = 6) batch-in-the-middle wins.
     """
     return c_in * kh * kw >= 8 * c_out
 
 
 def _conv2d_forward_cached(x, w, b, stride, pads, dilation):
-    """Training forward: keeps the columns for the backward, in the better of two layouts.
+    """Training forward: keeps the columns for the backward.
 
-    returns out (N, C_out, OH, OW) and cols: (K, OH*OW*N) "batch innermost" (one GEMM
-    W (C_out, K) @ cols), or (N, K, OH*OW) from the per-block forward.
+    returns out (N, C_out, OH, OW), cols (K, N*OH*OW) and the layout of cols (batch_last).
+    One GEMM W (C_out, K) @ cols, then back to NCHW with the bias added on the way.
     """
     n = x.shape[0]
-    c_out, _, kh, kw = w.shape
-    if not _use_batch_last(x.shape[1], c_out, kh, kw):
-        return _conv2d_forward(x, w, b, stride, pads, dilation, keep_cols=True)
+    c_out, c_in, kh, kw = w.shape
     oh = out_len(x.shape[2], kh, stride[0], dilation[0], pads[0] + pads[1])
     ow = out_len(x.shape[3], kw, stride[1], dilation[1], pads[2] + pads[3])
-    cols = _columns_batch_last(x, (kh, kw), stride, pads, dilation)
-    res = (w.reshape(c_out, -1) @ cols).reshape(c_out, oh * ow, n)
+    L = oh * ow
+    batch_last = _use_batch_last(c_in, c_out, kh, kw)
+    cols = _columns(x, (kh, kw), stride, pads, dilation, batch_last)
+    res = _with_zero_rows(w.reshape(c_out, -1), _gemm_rows(c_out)) @ cols
     out = np.empty((n, c_out, oh, ow), dtype=x.dtype)
-    out3 = out.reshape(n, c_out, oh * ow)
+    out3 = out.reshape(n, c_out, L)
+    if not batch_last:                                    # res (C_out, N, L): copy channel images
+        np.copyto(out3, res.reshape(-1, n, L)[:c_out].transpose(1, 0, 2))
+        if b is not None:
+            _add_bias(out3, b)
+        return out, cols, batch_last
+    res = res.reshape(-1, L, n)
 
     def store(start, stop):
         # back to NCHW one channel at a time: each channel is a plain 2-D transpose
@@ -620,31 +656,32 @@ def _conv2d_forward_cached(x, w, b, stride, pads, dilation):
                 np.add(res[o].T, b[o], out=out3[:, o])
 
     parallel_for(c_out, store, items=out.size)
-    return out, cols
+    return out, cols, batch_last
+
+
+def _bias_rows(b, L):
+    """(C_out, L) array of the bias values. Adding it, broadcast over the batch, runs NumPy's fast
+    array-array loop; b[:, None] would make every inner loop a scalar operand (~2x slower)."""
+    return np.repeat(b, L).reshape(b.shape[0], L)
 
 
 def _add_bias(out3, b):
-    """out3 (N, C_out, L) += b[:, None], in place.
-
-    Against a (C_out, L) array of the bias values, broadcast over the batch, NumPy runs its fast
-    array-array loop; b[:, None] itself would make every inner loop a scalar operand (~2x slower).
-    """
-    out3 += np.repeat(b, out3.shape[2]).reshape(out3.shape[1:])
+    """out3 (N, C_out, L) += b[:, None], in place."""
+    out3 += _bias_rows(b, out3.shape[2])
 
 
-def _conv2d_backward(go, x, w, stride, pads, dilation, needs_input_grad, cols):
+def _conv2d_backward(go, x, w, stride, pads, dilation, needs_input_grad, cols, batch_last):
     """Gradients of out = conv2d(x, w) + b.
 
     go   : (N, C_out, OH, OW)    x : (N, C_in, H, W)    w : (C_out, C_in, kH, kW)
-    cols : from the forward, (K, OH*OW*N) batch innermost or (N, K, OH*OW) per image; or None
-           to rebuild them from x
+    cols : the forward's columns (K, N*OH*OW) in the layout ``batch_last`` says, or None to
+           rebuild them from x
     returns grad_input (N, C_in, H, W) or None, grad_weight (C_out, C_in, kH, kW),
     grad_bias (C_out,).
 
-    grad_output becomes go_t (C_out, OH*OW*N), batch innermost, with one transposing copy; then
+    grad_output is copied once into the layout of the columns, go_t (C_out, N*OH*OW); then
       dW = go_t @ cols.T                       one GEMM (C_out, K)
-           (per-image columns: sum over n of go[n] (C_out, L) @ cols[n].T, a batched matmul)
-      dX = col2im(W.T @ go_t)                  one GEMM (K, OH*OW*N), then kH*kW slice-adds
+      dX = col2im(W.T @ go_t)                  one GEMM (K, N*OH*OW), then kH*kW slice-adds
     """
     n, c, h, wd = x.shape
     c_out, _, kh, kw = w.shape
@@ -652,49 +689,49 @@ def _conv2d_backward(go, x, w, stride, pads, dilation, needs_input_grad, cols):
     k = c * kh * kw
     pt, pb, pl, pr = pads
     if cols is None:
-        cols = _columns_batch_last(x, (kh, kw), stride, pads, dilation)
-    go_t = None
-    if cols.ndim == 3:                                    # per-image columns (N, K, L)
-        go3 = go.reshape(n, c_out, oh * ow)
-        grad_bias = go3.sum(axis=0).sum(axis=1)           # faster than go.sum(axis=(0, 2, 3))
-        partial = {}                                      # per-thread partial sums
+        batch_last = _use_batch_last(c, c_out, kh, kw)
+        cols = _columns(x, (kh, kw), stride, pads, dilation, batch_last)
+    go_t = _grad_columns(go, batch_last, _gemm_rows(c_out))   # rows past C_out are zeros
+    grad_bias = go_t[:c_out].sum(axis=1)
+    if k >= 8 * c_out:       # tall columns (LeNet's conv2): the transposed product measured
+        grad_weight = (cols @ go_t.T).T[:c_out].reshape(w.shape)     # ~1.5x faster
+    else:
+        grad_weight = (go_t @ cols.T)[:c_out].reshape(w.shape)
+    if not needs_input_grad:
+        return None, grad_weight, grad_bias
+    # column gradient, one column per output position as in cols; each tap's slab is added back
+    # through a strided slice of the padded input gradient, which is then cropped
+    dcols = w.reshape(c_out, k).T @ go_t[:c_out]
+    hp, wp = h + pt + pb, wd + pl + pr
+    if not batch_last:
+        # (C_in, kH, kW, N, OH, OW) seen as (N, C_in, kH, kW, OH, OW): col2im writes NCHW
+        dcols = dcols.reshape(c, kh, kw, n, oh, ow).transpose(3, 0, 1, 2, 4, 5)
+        dxp = col2im(dcols, (n, c, hp, wp), (kh, kw), stride, dilation)
+        return np.ascontiguousarray(dxp[:, :, pt:pt + h, pl:pl + wd]), grad_weight, grad_bias
+    dcols = dcols.reshape(c, kh, kw, oh, ow, n)
+    dxp = col2im_batch_last(dcols, (c, hp, wp, n), (kh, kw), stride, dilation)
+    crop = dxp[:, pt:pt + h, pl:pl + wd, :]                   # (C_in, H, W, N)
+    grad_input = np.empty(x.shape, dtype=go.dtype)
 
-        def dw_part(start, stop):
-            partial[start] = np.matmul(go3[start:stop], cols[start:stop].transpose(0, 2, 1)).sum(0)
+    def to_nchw(a, b):                                    # one channel at a time (faster)
+        for ch in range(a, b):
+            np.copyto(grad_input[:, ch], crop[ch].transpose(2, 0, 1))
 
-        parallel_for(n, dw_part, items=cols.size)
-        grad_weight = sum(partial[key] for key in sorted(partial)).reshape(w.shape)
-    else:                                                 # batch-innermost columns (K, L*N)
-        go_t = _batch_last(go)
-        grad_bias = go_t.sum(axis=1)
-        grad_weight = (go_t @ cols.T).reshape(w.shape)
-    grad_input = None
-    if needs_input_grad:
-        if go_t is None:
-            go_t = _batch_last(go)
-        # column gradient (C_in, kH, kW, OH, OW, N); each tap's slab is added back through a
-        # strided slice of the padded gradient (C_in, Hp, Wp, N), then crop and go back to NCHW
-        dcols = (w.reshape(c_out, k).T @ go_t).reshape(c, kh, kw, oh, ow, n)
-        hp, wp = h + pt + pb, wd + pl + pr
-        dxp = col2im_batch_last(dcols, (c, hp, wp, n), (kh, kw), stride, dilation)
-        crop = dxp[:, pt:pt + h, pl:pl + wd, :]             # (C_in, H, W, N)
-        grad_input = np.empty(x.shape, dtype=go.dtype)
-
-        def to_nchw(a, b):                                # one channel at a time (faster)
-            for ch in range(a, b):
-                np.copyto(grad_input[:, ch], crop[ch].transpose(2, 0, 1))
-
-        parallel_for(c, to_nchw, items=crop.size)
+    parallel_for(c, to_nchw, items=crop.size)
     return grad_input, grad_weight, grad_bias
 
 
-def _batch_last(go):
-    """(N, C, OH, OW) -> contiguous (C, OH*OW*N): one transposing copy, split over channels."""
+def _grad_columns(go, batch_last, rows):
+    """(N, C, OH, OW) -> contiguous (rows, N*OH*OW) in the column layout of ``_columns``, with
+    zero rows from C on; one copy, split over channels."""
     n, c, oh, ow = go.shape
-    out = np.empty((c, oh, ow, n), dtype=go.dtype)
-    parallel_for(c, lambda a, b: np.copyto(out[a:b], go[:, a:b].transpose(1, 2, 3, 0)),
-                 items=go.size)
-    return out.reshape(c, oh * ow * n)
+    if batch_last:
+        out, src = np.empty((rows, oh, ow, n), dtype=go.dtype), go.transpose(1, 2, 3, 0)
+    else:
+        out, src = np.empty((rows, n, oh, ow), dtype=go.dtype), go.transpose(1, 0, 2, 3)
+    out[c:] = 0
+    parallel_for(c, lambda a, b: np.copyto(out[a:b], src[a:b]), items=go.size)
+    return out.reshape(rows, -1)
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1):
@@ -723,8 +760,8 @@ def conv2d_with_cache(input, weight, bias=None, stride=1, padding=0, dilation=1)
     columns instead of rebuilding them (this is what ``nn.Conv2d`` does).
     """
     x, w, b, s, pads, d = _conv2d_args("conv2d", input, weight, bias, stride, padding, dilation, 2)
-    out, cols = _conv2d_forward_cached(x, w, b, s, pads, d)
-    return out, ConvCache(cols, x.shape, pads, s, d)
+    out, cols, batch_last = _conv2d_forward_cached(x, w, b, s, pads, d)
+    return out, ConvCache(cols, x.shape, pads, s, d, batch_last)
 
 
 def _check_grad_output(go, expected_shape, dtype, fn):
@@ -760,8 +797,8 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
     fn = "conv2d_backward"
     x, w, _, s, pads, d = _conv2d_args(fn, input, weight, None, stride, padding, dilation, 2)
     go = _check_grad_output(grad_output, _conv_out_shape(x, w, s, pads, d), x.dtype, fn)
-    cols = _cache_cols(cache, x.shape, pads, s, d, fn)
-    gi, gw, gb = _conv2d_backward(go, x, w, s, pads, d, needs_input_grad, cols)
+    cols, batch_last = _cache_cols(cache, x.shape, pads, s, d, fn)
+    gi, gw, gb = _conv2d_backward(go, x, w, s, pads, d, needs_input_grad, cols, batch_last)
     return gi, _cast(gw, np.asarray(weight).dtype if _is_float(weight) else gw.dtype), gb
 
 
@@ -771,7 +808,7 @@ def _is_float(a) -> bool:
 
 def _cache_cols(cache, x_shape, pads, s, d, fn):
     if cache is None:
-        return None
+        return None, True
     if not isinstance(cache, ConvCache):
         raise TypeError(f"{fn}: cache must be the ConvCache returned by the *_with_cache forward, "
                         f"got {type(cache).__name__}")
@@ -780,7 +817,7 @@ def _cache_cols(cache, x_shape, pads, s, d, fn):
         raise ValueError(f"{fn}: cache does not match this call (forward input "
                          f"{tuple(cache.input_shape)}, got input {tuple(x_shape)}, or different "
                          "stride/padding/dilation); pass the cache from the matching forward")
-    return cache.cols
+    return cache.cols, cache.batch_last
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1):
@@ -798,8 +835,8 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1):
 def conv1d_with_cache(input, weight, bias=None, stride=1, padding=0, dilation=1):
     """``conv1d`` returning ``(out, cache)`` for ``conv1d_backward(..., cache=cache)``."""
     x, w, b, s, pads, d = _conv2d_args("conv1d", input, weight, bias, stride, padding, dilation, 1)
-    out, cols = _conv2d_forward_cached(x, w, b, s, pads, d)
-    return out[:, :, 0, :], ConvCache(cols, x.shape, pads, s, d)
+    out, cols, batch_last = _conv2d_forward_cached(x, w, b, s, pads, d)
+    return out[:, :, 0, :], ConvCache(cols, x.shape, pads, s, d, batch_last)
 
 
 def conv1d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
@@ -813,8 +850,8 @@ def conv1d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
     x, w, _, s, pads, d = _conv2d_args(fn, input, weight, None, stride, padding, dilation, 1)
     n, c_out, _, ol = _conv_out_shape(x, w, s, pads, d)
     go = _check_grad_output(grad_output, (n, c_out, ol), x.dtype, fn)[:, :, None, :]
-    cols = _cache_cols(cache, x.shape, pads, s, d, fn)
-    gi, gw, gb = _conv2d_backward(go, x, w, s, pads, d, needs_input_grad, cols)
+    cols, batch_last = _cache_cols(cache, x.shape, pads, s, d, fn)
+    gi, gw, gb = _conv2d_backward(go, x, w, s, pads, d, needs_input_grad, cols, batch_last)
     gw = _cast(gw[:, :, 0, :], np.asarray(weight).dtype if _is_float(weight) else gw.dtype)
     return (None if gi is None else gi[:, :, 0, :]), gw, gb
 

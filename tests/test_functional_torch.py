@@ -55,6 +55,18 @@ def _random_conv2d_case(rng):
     return (N, C, H, W), (Co, C, kh, kw), stride, padding, dilation
 
 
+def test_random_conv2d_cases_cover_both_column_layouts():
+    # the training path keeps its columns in one of two layouts (see functional._columns);
+    # the random cases of test_conv2d_forward_backward must exercise both
+    layouts = set()
+    for seed in range(40):
+        xs, ws, stride, padding, dilation = _random_conv2d_case(np.random.default_rng(seed))
+        _, cache = F.conv2d_with_cache(np.zeros(xs), np.zeros(ws), stride=stride,
+                                       padding=padding, dilation=dilation)
+        layouts.add(cache.batch_last)
+    assert layouts == {True, False}
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("seed", range(40))
 def test_conv2d_forward_backward(seed, dtype):
@@ -71,7 +83,7 @@ def test_conv2d_forward_backward(seed, dtype):
     out = F.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation)
     close(out, ref, dtype, scale)
     out2, cache = F.conv2d_with_cache(x, w, b, stride=stride, padding=padding, dilation=dilation)
-    close(out2, ref, dtype, scale)          # the training path (batch-last layout)
+    close(out2, ref, dtype, scale)          # the training path (either column layout)
     for c in (cache, None):
         gi, gw, gb = F.conv2d_backward(go, x, w, stride=stride, padding=padding,
                                        dilation=dilation, cache=c)
@@ -415,13 +427,13 @@ def test_flatten():
 
 @pytest.mark.parametrize("cin,cout,needs_dx", [(1, 6, False), (6, 16, True), (1, 6, True)])
 def test_both_cached_column_layouts(cin, cout, needs_dx):
-    # LeNet conv1 keeps per-image columns (N, K, L); conv2 the batch-innermost (K, L*N)
+    # LeNet conv1 keeps its columns with the batch in the middle (K, N*L); conv2 batch innermost
     rng = np.random.default_rng(11)
     x = rng.normal(size=(5, cin, 12, 12))
     w = rng.normal(size=(cout, cin, 5, 5))
     b = rng.normal(size=cout)
     out, cache = F.conv2d_with_cache(x, w, b, padding=1)
-    assert cache.cols.ndim == (2 if cin * 25 >= 8 * cout else 3)
+    assert cache.batch_last == (cin * 25 >= 8 * cout)
     X, Wt, B = leaf(x), leaf(w), leaf(b)
     ref = TF.conv2d(X, Wt, B, padding=1)
     go = rng.normal(size=tuple(ref.shape))
