@@ -201,7 +201,8 @@ def im2col_into(buf: np.ndarray, win: np.ndarray) -> np.ndarray:
 def col2im(cols: np.ndarray, padded_shape, kernel, stride=(1, 1), dilation=(1, 1)) -> np.ndarray:
     """Adjoint of ``im2col``: add every column entry back to the pixel it was copied from.
 
-    cols         : (N, C*kH*kW, OH*OW) or (N, C, kH, kW, OH, OW)
+    cols         : (N, C*kH*kW, OH*OW) or (N, C, kH, kW, OH, OW), any strides (the training
+                   backward passes a transposed view of its (C, kH, kW, N, OH, OW) gradient)
     padded_shape : (N, C, Hp, Wp)
     returns      : (N, C, Hp, Wp)  (still padded; crop it yourself)
 
