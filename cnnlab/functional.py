@@ -659,15 +659,13 @@ def _conv2d_forward_cached(x, w, b, stride, pads, dilation):
     return out, cols, batch_last
 
 
-def _bias_rows(b, L):
-    """(C_out, L) array of the bias values. Adding it, broadcast over the batch, runs NumPy's fast
-    array-array loop; b[:, None] would make every inner loop a scalar operand (~2x slower)."""
-    return np.repeat(b, L).reshape(b.shape[0], L)
-
-
 def _add_bias(out3, b):
-    """out3 (N, C_out, L) += b[:, None], in place."""
-    out3 += _bias_rows(b, out3.shape[2])
+    """out3 (N, C_out, L) += b[:, None], in place.
+
+    Against a (C_out, L) array of the bias values, broadcast over the batch, NumPy runs its fast
+    array-array loop; b[:, None] itself would make every inner loop a scalar operand (~2x slower).
+    """
+    out3 += np.repeat(b, out3.shape[2]).reshape(out3.shape[1:])
 
 
 def _conv2d_backward(go, x, w, stride, pads, dilation, needs_input_grad, cols, batch_last):
