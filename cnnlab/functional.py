@@ -482,8 +482,9 @@ def convolve1d(x, k, mode="valid"):
 class ConvCache:
     """What the forward convolution keeps for the backward (see ``conv2d_with_cache``).
 
-    cols        : the im2col matrix of the padded input, (C_in*kH*kW, columns), one column per
-                  output position of every image: "batch innermost" (column (oh*OW + ow)*N + n)
+    cols        : the im2col matrix of the padded input and a row of ones, (C_in*kH*kW + 1,
+                  columns), one column per output position of every image (see ``_columns``):
+                  "batch innermost" (column (oh*OW + ow)*N + n)
                   or "batch in the middle" (column n*OH*OW + oh*OW + ow); ``_use_batch_last``
                   decides, ``batch_last`` records which
     input_shape : (N, C_in, H, W)
@@ -580,8 +581,10 @@ def _columns(x, kernel, stride, pads, dilation, batch_last):
     """The im2col matrix of a training step, shared by the forward and the backward.
 
     x : (N, C_in, H, W)
-    returns cols (K, N*OH*OW) with K = C_in*kH*kW (row c*kH*kW + i*kW + j, the order of
-    ``weight.reshape(C_out, -1)``) and one column per output position of every image:
+    returns cols (K+1, N*OH*OW) with K = C_in*kH*kW (row c*kH*kW + i*kW + j, the order of
+    ``weight.reshape(C_out, -1)``), a last row of ones, and one column per output position of
+    every image. The row of ones is the "bias trick": [W | b] @ cols adds the bias inside the
+    forward product, and grad_output @ cols.T gives [dW | db] in one product.
 
     batch_last=True  "batch innermost": cols[k, (oh*OW + ow)*N + n]. The input is transposed and
                      padded once into (C_in, Hp, Wp, N), so every window row is a contiguous run
@@ -590,8 +593,8 @@ def _columns(x, kernel, stride, pads, dilation, batch_last):
                      W @ cols, (C_out, N, OH*OW), goes back to NCHW by copying whole channel
                      images (runs of OH*OW numbers) instead of a transpose with runs of C_out.
 
-    Either way each of the three matrix products of a training step (forward, dW, dX) is ONE
-    large GEMM. ``_use_batch_last`` picks the layout.
+    Either way each of the three matrix products of a training step (forward, dW and db, dX)
+    is ONE large GEMM. ``_use_batch_last`` picks the layout.
     """
     n, c, h, wd = x.shape
     kh, kw = kernel
@@ -605,10 +608,14 @@ def _columns(x, kernel, stride, pads, dilation, batch_last):
     else:
         win = window_view(pad_nchw(x, pads), kernel, stride, dilation)
         win = win.transpose(1, 2, 3, 0, 4, 5)             # (C, kH, kW, N, OH, OW), no copy
-    cols = np.empty(win.shape, dtype=x.dtype)
+    k = c * kh * kw
+    count = win.size // k
+    flat = np.empty((k + 1) * count, dtype=x.dtype)
+    cols = flat[:k * count].reshape(win.shape)
+    flat[k * count:] = 1                                  # the row of ones (bias)
     # the copy, split over kernel rows i between threads
     parallel_for(kh, lambda a, b: np.copyto(cols[:, a:b], win[:, a:b]), items=cols.size)
-    return cols.reshape(c * kh * kw, -1)
+    return flat.reshape(k + 1, count)
 
 
 def _use_batch_last(c_in, c_out, kh, kw) -> bool:
@@ -625,8 +632,8 @@ def _use_batch_last(c_in, c_out, kh, kw) -> bool:
 def _conv2d_forward_cached(x, w, b, stride, pads, dilation):
     """Training forward: keeps the columns for the backward.
 
-    returns out (N, C_out, OH, OW), cols (K, N*OH*OW) and the layout of cols (batch_last).
-    One GEMM W (C_out, K) @ cols, then back to NCHW with the bias added on the way.
+    returns out (N, C_out, OH, OW), cols (K+1, N*OH*OW) and the layout of cols (batch_last).
+    One GEMM [W | b] (C_out, K+1) @ cols (the bias rides on the row of ones), then back to NCHW.
     """
     n = x.shape[0]
     c_out, c_in, kh, kw = w.shape
@@ -635,25 +642,23 @@ def _conv2d_forward_cached(x, w, b, stride, pads, dilation):
     L = oh * ow
     batch_last = _use_batch_last(c_in, c_out, kh, kw)
     cols = _columns(x, (kh, kw), stride, pads, dilation, batch_last)
-    res = _with_zero_rows(w.reshape(c_out, -1), _gemm_rows(c_out)) @ cols
+    wb = np.zeros((_gemm_rows(c_out), cols.shape[0]), dtype=x.dtype)   # [W | b], zero rows
+    wb[:c_out, :-1] = w.reshape(c_out, -1)
+    if b is not None:
+        wb[:c_out, -1] = b
+    res = wb @ cols
     out = np.empty((n, c_out, oh, ow), dtype=x.dtype)
     out3 = out.reshape(n, c_out, L)
     if not batch_last:                                    # res (C_out, N, L): copy channel images
         np.copyto(out3, res.reshape(-1, n, L)[:c_out].transpose(1, 0, 2))
-        if b is not None:
-            _add_bias(out3, b)
         return out, cols, batch_last
     res = res.reshape(-1, L, n)
 
     def store(start, stop):
         # back to NCHW one channel at a time: each channel is a plain 2-D transpose
-        # (OH*OW, N) -> (N, OH*OW), about twice as fast as one 4-D transposing copy,
-        # with the bias added on the way
+        # (OH*OW, N) -> (N, OH*OW), about twice as fast as one 4-D transposing copy
         for o in range(start, stop):
-            if b is None:
-                np.copyto(out3[:, o], res[o].T)
-            else:
-                np.add(res[o].T, b[o], out=out3[:, o])
+            np.copyto(out3[:, o], res[o].T)
 
     parallel_for(c_out, store, items=out.size)
     return out, cols, batch_last
@@ -672,13 +677,13 @@ def _conv2d_backward(go, x, w, stride, pads, dilation, needs_input_grad, cols, b
     """Gradients of out = conv2d(x, w) + b.
 
     go   : (N, C_out, OH, OW)    x : (N, C_in, H, W)    w : (C_out, C_in, kH, kW)
-    cols : the forward's columns (K, N*OH*OW) in the layout ``batch_last`` says, or None to
-           rebuild them from x
+    cols : the forward's columns (K+1, N*OH*OW) in the layout ``batch_last`` says (see
+           ``_columns``), or None to rebuild them from x
     returns grad_input (N, C_in, H, W) or None, grad_weight (C_out, C_in, kH, kW),
     grad_bias (C_out,).
 
     grad_output is copied once into the layout of the columns, go_t (C_out, N*OH*OW); then
-      dW = go_t @ cols.T                       one GEMM (C_out, K)
+      [dW | db] = go_t @ cols.T                one GEMM (C_out, K+1)
       dX = col2im(W.T @ go_t)                  one GEMM (K, N*OH*OW), then kH*kW slice-adds
     """
     n, c, h, wd = x.shape
@@ -690,11 +695,13 @@ def _conv2d_backward(go, x, w, stride, pads, dilation, needs_input_grad, cols, b
         batch_last = _use_batch_last(c, c_out, kh, kw)
         cols = _columns(x, (kh, kw), stride, pads, dilation, batch_last)
     go_t = _grad_columns(go, batch_last, _gemm_rows(c_out))   # rows past C_out are zeros
-    grad_bias = go_t[:c_out].sum(axis=1)
+    # [dW | db] in one product: the row of ones in cols sums grad_output for the bias
     if k >= 8 * c_out:       # tall columns (LeNet's conv2): the transposed product measured
-        grad_weight = (cols @ go_t.T).T[:c_out].reshape(w.shape)     # ~1.5x faster
+        full = (cols @ go_t.T).T[:c_out]                              # ~1.5x faster
     else:
-        grad_weight = (go_t @ cols.T)[:c_out].reshape(w.shape)
+        full = (go_t @ cols.T)[:c_out]
+    grad_weight = np.ascontiguousarray(full[:, :k]).reshape(w.shape)
+    grad_bias = full[:, k].copy()
     if not needs_input_grad:
         return None, grad_weight, grad_bias
     # column gradient, one column per output position as in cols; each tap's slab is added back
