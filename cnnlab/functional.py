@@ -557,8 +557,8 @@ def _conv2d_forward(x, w, b, stride, pads, dilation):
 
 # Rows of the weight and gradient matrices in the training products. Measured here (numpy's
 # OpenBLAS, float32, (M, K) @ (K, 100k)): with fewer than 8 rows the product runs 1.3-2x slower
-# than with exactly 8 (OpenBLAS computes the transposed product in panels of 8 columns and falls
-# back to a slow edge kernel for a narrower one). So a layer with fewer than 8 output channels
+# than with exactly 8 (most likely OpenBLAS's kernels work on panels of 8 and a narrower product
+# takes a slow edge path; only the timing was measured). So a layer with fewer than 8 output channels
 # (LeNet's conv1 has 6) multiplies with zero rows appended up to 8 and drops their results.
 # From 8 rows on, rounding up measured no better.
 _GEMM_MIN_ROWS = 8
