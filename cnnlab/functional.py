@@ -497,7 +497,7 @@ class ConvCache:
     pads: tuple
     stride: tuple
     dilation: tuple
-    batch_last: bool = True
+    batch_last: bool
 
 
 def _conv2d_args(fn, input, weight, bias, stride, padding, dilation, nd):
@@ -566,15 +566,6 @@ _GEMM_MIN_ROWS = 8
 
 def _gemm_rows(c_out: int) -> int:
     return max(c_out, _GEMM_MIN_ROWS)
-
-
-def _with_zero_rows(a, rows):
-    """a (R, K) with zero rows appended up to ``rows`` (a itself when it has enough)."""
-    if a.shape[0] >= rows:
-        return a
-    out = np.zeros((rows, a.shape[1]), dtype=a.dtype)
-    out[:a.shape[0]] = a
-    return out
 
 
 def _columns(x, kernel, stride, pads, dilation, batch_last):
@@ -813,7 +804,7 @@ def _is_float(a) -> bool:
 
 def _cache_cols(cache, x_shape, pads, s, d, fn):
     if cache is None:
-        return None, True
+        return None, None
     if not isinstance(cache, ConvCache):
         raise TypeError(f"{fn}: cache must be the ConvCache returned by the *_with_cache forward, "
                         f"got {type(cache).__name__}")
