@@ -7,25 +7,8 @@ import numpy as np
 import pytest
 
 from cnnlab import nn, optim
+from cnnlab.gradcheck import numerical_gradient
 from cnnlab.models import LeNet5
-
-try:
-    from cnnlab.gradcheck import numerical_gradient
-except ImportError:  # pragma: no cover - gradcheck not there yet
-    def numerical_gradient(f, x, grad_output, eps=1e-6):
-        x = np.array(x, dtype=np.float64)
-        grad = np.zeros_like(x)
-        fx, fg = x.reshape(-1), grad.reshape(-1)
-        for i in range(fx.size):
-            old = fx[i]
-            fx[i] = old + eps
-            plus = np.sum(f(x) * grad_output)
-            fx[i] = old - eps
-            minus = np.sum(f(x) * grad_output)
-            fx[i] = old
-            fg[i] = (plus - minus) / (2 * eps)
-        return grad
-
 
 
 @pytest.fixture(autouse=True, scope="module")
