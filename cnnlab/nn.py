@@ -633,6 +633,19 @@ class _AvgPoolNd(Module):
         self.ceil_mode = False
         self.count_include_pad = bool(count_include_pad)
 
+    def forward(self, input):
+        _check_input(input, self._nd + 2, type(self).__name__, self._layout)
+        self._ctx = input
+        return self._ops[0](input, self.kernel_size, self.stride, self.padding,
+                            self.count_include_pad)
+
+    def backward(self, grad_output):
+        input = self._saved()
+        if not self.needs_input_grad:
+            return None
+        return self._ops[1](grad_output, input, self.kernel_size, self.stride, self.padding,
+                            self.count_include_pad)
+
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
@@ -642,25 +655,16 @@ class AvgPool2d(_AvgPoolNd):
     coefficient); stride defaults to kernel_size."""
 
     _nd = 2
-
-    def forward(self, input):
-        _check_input(input, 4, "AvgPool2d", "(N, C, H, W)")
-        self._ctx = input
-        return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding,
-                            self.count_include_pad)
-
-    def backward(self, grad_output):
-        input = self._saved()
-        if not self.needs_input_grad:
-            return None
-        return F.avg_pool2d_backward(grad_output, input, self.kernel_size, self.stride,
-                                     self.padding, self.count_include_pad)
+    _layout = "(N, C, H, W)"
+    _ops = (F.avg_pool2d, F.avg_pool2d_backward)
 
 
 class AvgPool1d(_AvgPoolNd):
     """Average pooling over NCL signals."""
 
     _nd = 1
+    _layout = "(N, C, L)"
+    _ops = (F.avg_pool1d, F.avg_pool1d_backward)
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
                  count_include_pad=True):
@@ -669,19 +673,6 @@ class AvgPool1d(_AvgPoolNd):
         self.kernel_size = _as_tuple(self.kernel_size, 1)
         self.stride = _as_tuple(self.stride, 1)
         self.padding = _as_tuple(self.padding, 1)
-
-    def forward(self, input):
-        _check_input(input, 3, "AvgPool1d", "(N, C, L)")
-        self._ctx = input
-        return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding,
-                            self.count_include_pad)
-
-    def backward(self, grad_output):
-        input = self._saved()
-        if not self.needs_input_grad:
-            return None
-        return F.avg_pool1d_backward(grad_output, input, self.kernel_size, self.stride,
-                                     self.padding, self.count_include_pad)
 
 
 class LPPool2d(Module):
