@@ -34,7 +34,7 @@ def offline_mode() -> bool:
 
 _SUBMODULES = {
     "functional", "nn", "optim", "models", "data", "train", "gradcheck", "reference",
-    "viz", "widgets", "checks", "grade", "exercises",
+    "kernels", "viz", "widgets", "checks", "grade", "exercises",
 }
 
 

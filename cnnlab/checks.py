@@ -43,6 +43,7 @@ import numpy as np
 
 from cnnlab import functional as F
 from cnnlab._windows import col2im, window_view
+from cnnlab.kernels import IMAGE_KERNELS
 
 __all__ = [
     "Case", "ErrorResult", "CheckResult", "Exercise", "Variant", "EXERCISES",
@@ -567,7 +568,6 @@ _CORR2D_VARIANTS = (
 # =========================================================================== lesson 2
 
 def _image_kernels():
-    from cnnlab.viz.convolution import IMAGE_KERNELS  # the kernels are data taught in lesson 2
     return IMAGE_KERNELS
 
 

@@ -59,3 +59,14 @@ def test_import_is_light_and_cli_answers():
 def test_quick_switch_is_documented():
     readme = (ROOT / "README.md").read_text()
     assert "CNNLAB_QUICK" in readme and "CNNLAB_DATA" in readme
+
+
+def test_every_subpackage_ships_in_a_wheel():
+    """A plain `pip install .` must include cnnlab's subpackages, not only the top folder."""
+    from setuptools import find_packages
+
+    conf = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    include = conf["packages"]["find"]["include"]
+    found = set(find_packages(str(ROOT), include=include))
+    wanted = {".".join(p.relative_to(ROOT).parts[:-1]) for p in (ROOT / "cnnlab").rglob("__init__.py")}
+    assert wanted <= found, f"not packaged: {sorted(wanted - found)}"

@@ -28,6 +28,7 @@ from matplotlib.patches import Patch, Rectangle
 
 from cnnlab import functional as F
 from cnnlab._windows import window_view
+from cnnlab.kernels import CHANNEL_NAMES, IMAGE_KERNELS, KERNEL_NOTES, default_channel_weights
 
 __all__ = [
     "IMAGE_KERNELS", "KERNEL_NOTES", "format_number", "new_figure", "image_grid",
@@ -53,37 +54,6 @@ C_DONE = (1.0, 0.93, 0.82)
 C_TODO = (0.95, 0.95, 0.95)
 EDGE_WINDOW = "#1f5fa8"
 EDGE_ERROR = "#c0392b"
-
-# ----------------------------------------------------------------------------- kernels
-# Hand-made 3x3 image kernels (lesson 2). They are *data*, written for cross-correlation
-# (what cnnlab.functional.correlate2d and every CNN layer compute): Sobel x is positive where
-# the image gets brighter to the right.
-IMAGE_KERNELS: dict[str, np.ndarray] = {
-    "identity": np.array([[0, 0, 0], [0, 1, 0], [0, 0, 0]], dtype=float),
-    "box blur": np.full((3, 3), 1 / 9),
-    "Gaussian blur": np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]], dtype=float) / 16,
-    "sharpen": np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], dtype=float),
-    "Sobel x (vertical edges)": np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=float),
-    "Sobel y (horizontal edges)": np.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]], dtype=float),
-    "edge detection (Laplacian)": np.array([[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]], dtype=float),
-    "emboss": np.array([[-2, -1, 0], [-1, 1, 1], [0, 1, 2]], dtype=float),
-}
-
-KERNEL_NOTES: dict[str, str] = {
-    "identity": "copies the centre pixel: the output is the input (minus a 1-pixel border).",
-    "box blur": "the plain average of the 3×3 neighbourhood: smooths noise and detail.",
-    "Gaussian blur": "a weighted average, heavier at the centre: a softer, rounder blur.",
-    "sharpen": "5×centre − 4 neighbours = centre + (centre − neighbours): boosts local contrast.",
-    "Sobel x (vertical edges)": "right column − left column: red where the image gets brighter "
-                                "to the right, blue where it gets darker.",
-    "Sobel y (horizontal edges)": "bottom row − top row: red where the image gets brighter "
-                                  "downwards, blue where it gets darker.",
-    "edge detection (Laplacian)": "centre − its 8 neighbours: zero on flat regions and smooth "
-                                  "ramps, large at edges and thin lines (both signs).",
-    "emboss": "a diagonal derivative plus the image: looks like a relief lit from the top left.",
-    "custom": "your own kernel.",
-}
-
 
 def format_number(value, digits: int = 2) -> str:
     """Format a number the way the lessons print it: ``19``, ``2.33``, ``−0.5`` (true minus).
@@ -946,26 +916,6 @@ class ChannelFacts:
     bias: float
     parameters: int             # F.conv_parameter_count(C_in, C_out, (kH, kW)) of the layer
     text: str
-
-
-CHANNEL_NAMES = ("R", "G", "B")
-
-
-def default_channel_weights() -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Four hand-made 3x3 filters on RGB input: weight (4, 3, 3, 3), bias (4,), names.
-
-    Data to look at; in a CNN these 4·(3·3·3 + 1) = 112 numbers are learned.
-    """
-    sobel_x = IMAGE_KERNELS["Sobel x (vertical edges)"]
-    centre = IMAGE_KERNELS["identity"]
-    w = np.zeros((4, 3, 3, 3))
-    w[0] = sobel_x / 3                      # vertical edges, whatever the colour
-    w[1, 0], w[1, 2] = centre, -centre      # red minus blue
-    w[2, 1] = IMAGE_KERNELS["box blur"]     # blurred green only
-    w[3, 0] = IMAGE_KERNELS["Sobel y (horizontal edges)"]   # horizontal edges in red only
-    names = ["vertical edges (all colours)", "red minus blue", "blurred green",
-             "horizontal edges in red"]
-    return w, np.zeros(4), names
 
 
 def _kernel_labels(kernel) -> tuple[str, list[str]]:

@@ -27,6 +27,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from cnnlab import functional as F
+from cnnlab.kernels import BACKPROP_W, BACKPROP_X, POOL_GRAD_X, SOBEL_X, default_feature_map
 
 __all__ = [
     "POOL_KINDS",
@@ -73,26 +74,6 @@ POOL_KINDS = {
     "l2": "lp_pool2d",
 }
 POOL_LABELS = {"max": "max", "avg": "average", "sum": "sum", "l2": "L2 (square-sum)"}
-
-# The small worked examples of lesson 6 (integers, so every gradient can be checked by hand).
-BACKPROP_X = np.array(
-    [[1, 2, 0, 1, 3],
-     [0, 1, 3, 2, 1],
-     [2, 0, 1, 0, 2],
-     [1, 3, 2, 1, 0],
-     [0, 1, 1, 2, 1]], dtype=np.float64)
-BACKPROP_W = np.array(
-    [[1, 0, -1],
-     [2, 0, -2],
-     [1, 0, -1]], dtype=np.float64)
-POOL_GRAD_X = np.array(
-    [[1, 5, 2, 0, 3, 1],
-     [5, 2, 4, 4, 0, 2],
-     [0, 1, 3, 6, 2, 2],
-     [7, 2, 1, 0, 8, 1],
-     [3, 3, 0, 9, 2, 8],
-     [1, 4, 5, 2, 1, 0]], dtype=np.float64)
-
 
 # ----------------------------------------------------------------------------------------
 # Thin adapters: one 2-D map in, one 2-D map out, all arithmetic in cnnlab.functional.
@@ -148,22 +129,6 @@ def pool_window(row, col, kernel_size, stride, padding=0):
     ``(r*stride - padding, c*stride - padding)``; negative or too-large positions are padding.
     """
     return row * stride - padding, col * stride - padding
-
-
-# Lesson 2's "Sobel x": positive where the image gets brighter to the right (cross-correlation).
-SOBEL_X = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=np.float64)
-
-
-def default_feature_map():
-    """A feature map worth pooling: ReLU of a vertical-edge (Sobel x) response of a digit.
-
-    The digit is ``cnnlab.data.sample_image("digit")``; the map is
-    ``F.relu(F.correlate2d(digit, SOBEL_X, mode="same"))`` (lesson 2's filter, then ReLU).
-    """
-    from cnnlab import data
-
-    digit = np.asarray(data.sample_image("digit"), dtype=np.float64)
-    return F.relu(F.correlate2d(digit, SOBEL_X, mode="same"))
 
 
 def shift_right(x, pixels=1):
