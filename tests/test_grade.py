@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 from cnnlab import checks, grade
+from cnnlab.grade import cases as grade_cases, scoring, wire
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL = list(checks.EXERCISES)
@@ -415,7 +416,7 @@ def test_fresh_cases_are_new_and_keep_shapes():
     for name in ALL:
         ex = checks.EXERCISES[name]
         base = ex.cases()
-        fresh = grade._fresh_cases(ex, base, rng, 2, checks)
+        fresh = grade_cases.fresh_cases(ex, base, rng, 2, checks)
         assert len(fresh) == 2, name
         by_name = {c.name: c for c in base}
         for case in fresh:
@@ -429,8 +430,8 @@ def test_fresh_cases_are_new_and_keep_shapes():
                     assert a.shape == b.shape and a.dtype == b.dtype
     # a different submission (seed) draws different numbers
     ex = checks.EXERCISES["corr2d"]
-    one = grade._fresh_cases(ex, ex.cases(), np.random.default_rng(1), 2, checks)
-    two = grade._fresh_cases(ex, ex.cases(), np.random.default_rng(2), 2, checks)
+    one = grade_cases.fresh_cases(ex, ex.cases(), np.random.default_rng(1), 2, checks)
+    two = grade_cases.fresh_cases(ex, ex.cases(), np.random.default_rng(2), 2, checks)
     assert not all(np.array_equal(a.args[0], b.args[0]) for a, b in zip(one, two))
 
 
@@ -445,7 +446,7 @@ def test_perturbation_fallback_without_seeded_cases():
         def reference(self, *a, **k):
             return self.ex.reference(*a, **k)
     ex = checks.EXERCISES["conv2d_forward"]
-    fresh = grade._fresh_cases(NoSeed(ex), ex.cases(), np.random.default_rng(0), 2, checks)
+    fresh = grade_cases.fresh_cases(NoSeed(ex), ex.cases(), np.random.default_rng(0), 2, checks)
     assert len(fresh) == 2
     for case in fresh:
         src = next(c for c in ex.cases() if c.name in case.name)
@@ -455,15 +456,15 @@ def test_perturbation_fallback_without_seeded_cases():
 
 def test_results_are_read_without_pickle(tmp_path):
     """A results file holding a pickled object is refused, never unpickled."""
-    g = grade._Grader(checks, ["corr2d"], timeout=10, cell_timeout=5, seed=0, fresh=0, echo=None)
-    cases = g.cases["corr2d"]
+    cases = checks.EXERCISES["corr2d"].cases()
     np.savez(tmp_path / "out_0.npz", c0=np.array([{"evil": 1}], dtype=object))
     (tmp_path / "out_0.json").write_text(json.dumps(
         {"defined": True, "results": [{"t": "arr", "k": "c0"}], "calls": {}, "static": []}))
     row = _row("x.ipynb", 0)
-    problems: list = []
-    detail = g._score_exercise(row, 0, {"name": "corr2d", "cases": cases, "n_base": len(cases)},
-                               tmp_path, [], problems)
+    plan = grade_cases.ExercisePlan(name="corr2d", function_name="corr2d", cases=cases,
+                                    n_base=len(cases))
+    score = scoring.score_exercise(checks, plan, 0, tmp_path, points=3.0)
+    row.scores["corr2d"], detail, problems = score.points, score.detail, score.problems
     assert row.scores["corr2d"] == 0
     assert "unreadable results" in detail["note"]
     assert problems[0].startswith("error: unreadable results for corr2d (ValueError")
@@ -474,7 +475,7 @@ def test_decoding_results():
     np.savez(z, c0=np.arange(3.0), c1=np.array(5, dtype=np.int64))
     z.seek(0)
     with np.load(z, allow_pickle=False) as npz:
-        dec = lambda s: grade._decode_output(s, npz, checks)   # noqa: E731
+        dec = lambda s: wire.decode(s, npz, error=checks.ErrorResult)   # noqa: E731
         assert dec({"t": "arr", "k": "c0"}).tolist() == [0.0, 1.0, 2.0]
         assert dec({"t": "npscalar", "k": "c1"}) == 5
         assert dec({"t": "tuple", "v": [{"t": "int", "v": "3"}, {"t": "none"}]}) == (3, None)
@@ -489,6 +490,6 @@ def test_decoding_results():
 
 def test_points_follow_the_registry_policy():
     res = checks.CheckResult("corr2d", True, 7, 7, [])
-    assert grade._points_for(res, 3, 2, 2) == 3
-    assert grade._points_for(res, 3, 0, 2) == 2.0            # 7/9 of 3, rounded down to 0.5
-    assert grade._points_for(checks.CheckResult("x", False, 0, 7, []), 3, 2, 2) == 0.5
+    assert scoring.points_for(res, 3, 2, 2) == 3
+    assert scoring.points_for(res, 3, 0, 2) == 2.0            # 7/9 of 3, rounded down to 0.5
+    assert scoring.points_for(checks.CheckResult("x", False, 0, 7, []), 3, 2, 2) == 0.5
