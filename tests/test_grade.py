@@ -272,6 +272,43 @@ def test_no_grader_leftovers(run):
     assert list(run["work"].iterdir()) == []         # every scratch folder was removed
 
 
+# ------------------------------------------------------------------ patching the grader's own code
+PATCH_GRADER = [CORR2D_OWN, """
+import sys
+import types
+import cnnlab._files
+import cnnlab.grade.kernel_side as kernel_side
+import cnnlab.grade.wire as wire
+from cnnlab import checks
+
+def output_size(n, f, s=1, p=0, d=1):
+    return 0                                       # wrong
+
+def answer(self, fn, args, kwargs, profile, key):  # the reference's answer, untraced
+    ex = checks.EXERCISES[self.job["name"]]
+    return self.encoder.encode(ex.reference(*args, **kwargs), key), None
+
+kernel_side.Extraction.call = answer               # would score full marks if it were used
+wire.decode = lambda *a, **k: None
+cnnlab._files.write_text_atomic = lambda *a, **k: None
+sys.modules["cnnlab.grade.kernel_side"] = types.ModuleType("cnnlab.grade.kernel_side")
+sys.modules["cnnlab.grade.wire"] = types.ModuleType("cnnlab.grade.wire")
+"""]
+
+
+def test_patching_the_graders_kernel_side_changes_nothing(tmp_path):
+    """The extraction cell loads its code fresh from the package's files: a notebook that
+    patched cnnlab.grade.kernel_side, wire or cnnlab._files before it runs gains nothing and
+    loses nothing."""
+    write_nb(tmp_path / "patcher.ipynb", *PATCH_GRADER)
+    book = grade.grade([tmp_path / "patcher.ipynb"], tmp_path / "g.csv", timeout=120,
+                       cell_timeout=30, exercises=["corr2d", "output_size"], echo=None)
+    row, = book.rows
+    assert row.status == "ok"
+    assert row.scores == {"corr2d": 3, "output_size": 0}
+    assert row.details["output_size"]["n_passed"] == 0
+
+
 # ------------------------------------------------------------------ killed at the total timeout
 @pytest.mark.skipif(os.name != "posix", reason="process groups")
 def test_total_timeout_kills_kernel_and_its_children(tmp_path):

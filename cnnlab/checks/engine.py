@@ -411,8 +411,10 @@ class Exercise:
         return self._diagnose_array(case, expected, got, None)
 
     # ------------------------------------------------------------------ helpers
-    def _variant_values(self, case: Case, part):
-        for v in self.variants:
+    @staticmethod
+    def _values(variants, case: Case, part):
+        """(variant, value) of every planted mistake about ``part`` that applies to ``case``."""
+        for v in variants:
             if v.part != part:
                 continue
             try:
@@ -448,7 +450,7 @@ class Exercise:
             value = int(got)
         else:
             return f"expected an int, got {type_desc(got)}"
-        matches = [v for v, val in self._variant_values(case, None) if val == value]
+        matches = [v for v, val in self._values(self.variants, case, None) if val == value]
         if matches:
             return _matched(matches)
         return f"expected {expected}, got {_fmt(value) if isinstance(value, float) else value}"
@@ -497,20 +499,14 @@ class Exercise:
     def _planted(self, case, part, expected, got) -> tuple[list, list]:
         """The planted mistakes that give exactly ``got``, and hints for its (wrong) shape."""
         shape_hints, matches = [], []
-        for v, val in self._variant_values(case, part):
+        for v, val in self._values(self.variants, case, part):
             val = np.asarray(val)
             if close(val, got):
                 matches.append(v)
             elif val.shape == got.shape and val.shape != expected.shape:
                 shape_hints.append(f"that is the shape you get with: {v.cause}")
-        for v in self.shape_variants:
-            if v.part != part:
-                continue
-            try:
-                s = call(v.fn, case)
-            except Exception:
-                continue
-            if s is not None and tuple(s) == got.shape and tuple(s) != expected.shape:
+        for v, s in self._values(self.shape_variants, case, part):
+            if tuple(s) == got.shape and tuple(s) != expected.shape:
                 shape_hints.append(v.cause)
         return matches, shape_hints
 

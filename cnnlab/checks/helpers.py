@@ -6,10 +6,10 @@ import math
 import numpy as np
 
 from cnnlab import functional as F
-from cnnlab.checks.engine import Variant, close
+from cnnlab.checks.engine import Variant, close, shape_str
 
 __all__ = ["pair", "pool_windows", "pad_hw", "rand", "randn", "hw", "float32_note", "unless_equal",
-           "ceil_size", "one_sided_padding"]
+           "ceil_size", "random_conv", "one_sided_padding"]
 
 
 def pair(v) -> tuple[int, int]:
@@ -50,6 +50,20 @@ def hw(a) -> str:
 def float32_note(dtype) -> str:
     """", float32" for a float32 case (its name says so), else ""."""
     return ", float32" if dtype == np.float32 else ""
+
+
+def random_conv(rng, i: int, spec) -> tuple:
+    """The input, weight and case name of random conv case #i.
+
+    spec    : (N, C_in, C_out, (H, W), (kH, kW), stride, padding, dtype)
+    returns : x (N, C_in, H, W), w (C_out, C_in, kH, kW), name
+    """
+    n, ci, co, hw, ks, s, p, dtype = spec
+    x = randn(rng, (n, ci) + hw, dtype)
+    w = randn(rng, (co, ci) + ks, dtype)
+    name = (f"random #{i}: x {shape_str(x.shape)}, w {shape_str(w.shape)}, stride {s}, "
+            f"padding {p}" + float32_note(dtype))
+    return x, w, name
 
 
 def unless_equal(a, b):

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from cnnlab import functional as F
-from cnnlab.checks.engine import Case, Exercise, Variant, shape_str
-from cnnlab.checks.helpers import ceil_size, float32_note, one_sided_padding, randn, unless_equal
+from cnnlab.checks.engine import Case, Exercise, Variant
+from cnnlab.checks.helpers import ceil_size, one_sided_padding, random_conv, randn, unless_equal
 
 __all__ = ["EXERCISES"]
 
@@ -19,13 +19,10 @@ def _conv_cases(rng):
     specs = [(2, 3, 4, (6, 7), (3, 3), 1, 1, np.float64), (2, 2, 3, (7, 7), (3, 3), 2, 0, np.float64),
              (1, 3, 2, (8, 6), (2, 3), 2, 1, np.float64), (3, 1, 2, (5, 5), (1, 1), 1, 0, np.float64),
              (2, 4, 3, (9, 8), (3, 3), 2, 1, np.float32), (1, 3, 3, (5, 6), (3, 2), 1, 2, np.float64)]
-    for i, (n, ci, co, hw, ks, s, p, dtype) in enumerate(specs, 1):
-        x = randn(rng, (n, ci) + hw, dtype)
-        w = randn(rng, (co, ci) + ks, dtype)
-        b = randn(rng, (co,), dtype)
-        cases.append(Case(f"random #{i}: x {shape_str(x.shape)}, w {shape_str(w.shape)}, "
-                          f"stride {s}, padding {p}" + float32_note(dtype),
-                          (x, w, b), dict(stride=s, padding=p)))
+    for i, spec in enumerate(specs, 1):
+        x, w, name = random_conv(rng, i, spec)
+        b = randn(rng, (w.shape[0],), spec[-1])
+        cases.append(Case(name, (x, w, b), dict(stride=spec[5], padding=spec[6])))
     return cases
 
 

@@ -5,8 +5,8 @@ import numpy as np
 
 from cnnlab import functional as F
 from cnnlab.checks.engine import Case, Exercise, Variant, shape_str
-from cnnlab.checks.helpers import (float32_note, pad_hw, pair, pool_windows, rand, randn,
-                                   unless_equal)
+from cnnlab.checks.helpers import (float32_note, pad_hw, pair, pool_windows, rand,
+                                   random_conv, randn, unless_equal)
 
 __all__ = ["EXERCISES"]
 
@@ -22,14 +22,12 @@ def _conv_bwd_cases(rng):
     specs = [(2, 2, 3, (5, 5), (3, 3), 1, 0, np.float64), (2, 2, 3, (5, 6), (3, 3), 1, 1, np.float64),
              (2, 3, 2, (7, 7), (3, 3), 2, 1, np.float64), (3, 2, 2, (6, 6), (3, 3), 2, 0, np.float64),
              (2, 3, 4, (6, 5), (2, 3), 1, 1, np.float32)]
-    for i, (n, ci, co, hw, ks, s, p, dtype) in enumerate(specs, 1):
-        x = randn(rng, (n, ci) + hw, dtype)
-        w = randn(rng, (co, ci) + ks, dtype)
-        oh, ow = (F.output_size(a, k, s, p) for a, k in zip(hw, ks))
-        dout = randn(rng, (n, co, oh, ow), dtype)
-        cases.append(Case(f"random #{i}: x {shape_str(x.shape)}, w {shape_str(w.shape)}, "
-                          f"stride {s}, padding {p}" + float32_note(dtype),
-                          (dout, x, w), dict(stride=s, padding=p)))
+    for i, spec in enumerate(specs, 1):
+        x, w, name = random_conv(rng, i, spec)
+        s, p, dtype = spec[5:]
+        out_hw = tuple(F.output_size(a, k, s, p) for a, k in zip(x.shape[2:], w.shape[2:]))
+        dout = randn(rng, (x.shape[0], w.shape[0]) + out_hw, dtype)
+        cases.append(Case(name, (dout, x, w), dict(stride=s, padding=p)))
     return cases
 
 

@@ -106,7 +106,7 @@ class Encoder:
         if arr.nbytes > self.max_array_bytes or arr.nbytes > self.budget:
             return self._unsupported(f"array of {arr.nbytes} bytes (too large)")
         self.budget -= arr.nbytes
-        self.arrays[key] = np.ascontiguousarray(arr)
+        self.arrays[key] = arr.copy(order="C")   # (np.ascontiguousarray would make 0-d 1-d)
         return {"t": "npscalar" if isinstance(value, np.generic) else "arr", "k": key}
 
     def _container(self, value, key: str, depth: int) -> dict:
