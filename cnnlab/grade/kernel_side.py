@@ -231,7 +231,8 @@ class Extraction:
     job     : xdir, index, function_name, cases (specs of args and kwargs), call_timeout,
               flagged, allowed, allowed_modules, max_bytes
     user_ns : the notebook's namespace (only read)
-    wire    : the wire codec module; files: the atomic writer module (``cnnlab._files``)
+    wire    : the wire codec module (loaded fresh)
+    files   : the atomic writer module, ``cnnlab._files`` (loaded fresh)
     """
 
     def __init__(self, job: dict, user_ns: dict, *, wire, files):
