@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 from cnnlab import checks, grade
+from cnnlab.grade import cases as grade_cases, scoring, wire
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL = list(checks.EXERCISES)
@@ -271,6 +272,43 @@ def test_no_grader_leftovers(run):
     assert list(run["work"].iterdir()) == []         # every scratch folder was removed
 
 
+# ------------------------------------------------------------------ patching the grader's own code
+PATCH_GRADER = [CORR2D_OWN, """
+import sys
+import types
+import cnnlab._files
+import cnnlab.grade.kernel_side as kernel_side
+import cnnlab.grade.wire as wire
+from cnnlab import checks
+
+def output_size(n, f, s=1, p=0, d=1):
+    return 0                                       # wrong
+
+def answer(self, fn, args, kwargs, profile, key):  # the reference's answer, untraced
+    ex = checks.EXERCISES[self.job["name"]]
+    return self.encoder.encode(ex.reference(*args, **kwargs), key), None
+
+kernel_side.Extraction.call = answer               # would score full marks if it were used
+wire.decode = lambda *a, **k: None
+cnnlab._files.write_text_atomic = lambda *a, **k: None
+sys.modules["cnnlab.grade.kernel_side"] = types.ModuleType("cnnlab.grade.kernel_side")
+sys.modules["cnnlab.grade.wire"] = types.ModuleType("cnnlab.grade.wire")
+"""]
+
+
+def test_patching_the_graders_kernel_side_changes_nothing(tmp_path):
+    """The extraction cell loads its code fresh from the package's files: a notebook that
+    patched cnnlab.grade.kernel_side, wire or cnnlab._files before it runs gains nothing and
+    loses nothing."""
+    write_nb(tmp_path / "patcher.ipynb", *PATCH_GRADER)
+    book = grade.grade([tmp_path / "patcher.ipynb"], tmp_path / "g.csv", timeout=120,
+                       cell_timeout=30, exercises=["corr2d", "output_size"], echo=None)
+    row, = book.rows
+    assert row.status == "ok"
+    assert row.scores == {"corr2d": 3, "output_size": 0}
+    assert row.details["output_size"]["n_passed"] == 0
+
+
 # ------------------------------------------------------------------ killed at the total timeout
 @pytest.mark.skipif(os.name != "posix", reason="process groups")
 def test_total_timeout_kills_kernel_and_its_children(tmp_path):
@@ -415,7 +453,7 @@ def test_fresh_cases_are_new_and_keep_shapes():
     for name in ALL:
         ex = checks.EXERCISES[name]
         base = ex.cases()
-        fresh = grade._fresh_cases(ex, base, rng, 2, checks)
+        fresh = grade_cases.fresh_cases(ex, base, rng, 2, checks)
         assert len(fresh) == 2, name
         by_name = {c.name: c for c in base}
         for case in fresh:
@@ -429,8 +467,8 @@ def test_fresh_cases_are_new_and_keep_shapes():
                     assert a.shape == b.shape and a.dtype == b.dtype
     # a different submission (seed) draws different numbers
     ex = checks.EXERCISES["corr2d"]
-    one = grade._fresh_cases(ex, ex.cases(), np.random.default_rng(1), 2, checks)
-    two = grade._fresh_cases(ex, ex.cases(), np.random.default_rng(2), 2, checks)
+    one = grade_cases.fresh_cases(ex, ex.cases(), np.random.default_rng(1), 2, checks)
+    two = grade_cases.fresh_cases(ex, ex.cases(), np.random.default_rng(2), 2, checks)
     assert not all(np.array_equal(a.args[0], b.args[0]) for a, b in zip(one, two))
 
 
@@ -445,7 +483,7 @@ def test_perturbation_fallback_without_seeded_cases():
         def reference(self, *a, **k):
             return self.ex.reference(*a, **k)
     ex = checks.EXERCISES["conv2d_forward"]
-    fresh = grade._fresh_cases(NoSeed(ex), ex.cases(), np.random.default_rng(0), 2, checks)
+    fresh = grade_cases.fresh_cases(NoSeed(ex), ex.cases(), np.random.default_rng(0), 2, checks)
     assert len(fresh) == 2
     for case in fresh:
         src = next(c for c in ex.cases() if c.name in case.name)
@@ -455,15 +493,15 @@ def test_perturbation_fallback_without_seeded_cases():
 
 def test_results_are_read_without_pickle(tmp_path):
     """A results file holding a pickled object is refused, never unpickled."""
-    g = grade._Grader(checks, ["corr2d"], timeout=10, cell_timeout=5, seed=0, fresh=0, echo=None)
-    cases = g.cases["corr2d"]
+    cases = checks.EXERCISES["corr2d"].cases()
     np.savez(tmp_path / "out_0.npz", c0=np.array([{"evil": 1}], dtype=object))
     (tmp_path / "out_0.json").write_text(json.dumps(
         {"defined": True, "results": [{"t": "arr", "k": "c0"}], "calls": {}, "static": []}))
     row = _row("x.ipynb", 0)
-    problems: list = []
-    detail = g._score_exercise(row, 0, {"name": "corr2d", "cases": cases, "n_base": len(cases)},
-                               tmp_path, [], problems)
+    plan = grade_cases.ExercisePlan(name="corr2d", function_name="corr2d", cases=cases,
+                                    n_base=len(cases))
+    score = scoring.score_exercise(checks, plan, 0, tmp_path, points=3.0)
+    row.scores["corr2d"], detail, problems = score.points, score.detail, score.problems
     assert row.scores["corr2d"] == 0
     assert "unreadable results" in detail["note"]
     assert problems[0].startswith("error: unreadable results for corr2d (ValueError")
@@ -474,7 +512,7 @@ def test_decoding_results():
     np.savez(z, c0=np.arange(3.0), c1=np.array(5, dtype=np.int64))
     z.seek(0)
     with np.load(z, allow_pickle=False) as npz:
-        dec = lambda s: grade._decode_output(s, npz, checks)   # noqa: E731
+        dec = lambda s: wire.decode(s, npz, error=checks.ErrorResult)   # noqa: E731
         assert dec({"t": "arr", "k": "c0"}).tolist() == [0.0, 1.0, 2.0]
         assert dec({"t": "npscalar", "k": "c1"}) == 5
         assert dec({"t": "tuple", "v": [{"t": "int", "v": "3"}, {"t": "none"}]}) == (3, None)
@@ -489,6 +527,6 @@ def test_decoding_results():
 
 def test_points_follow_the_registry_policy():
     res = checks.CheckResult("corr2d", True, 7, 7, [])
-    assert grade._points_for(res, 3, 2, 2) == 3
-    assert grade._points_for(res, 3, 0, 2) == 2.0            # 7/9 of 3, rounded down to 0.5
-    assert grade._points_for(checks.CheckResult("x", False, 0, 7, []), 3, 2, 2) == 0.5
+    assert scoring.points_for(res, 3, 2, 2) == 3
+    assert scoring.points_for(res, 3, 0, 2) == 2.0            # 7/9 of 3, rounded down to 0.5
+    assert scoring.points_for(checks.CheckResult("x", False, 0, 7, []), 3, 2, 2) == 0.5
