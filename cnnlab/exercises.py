@@ -15,9 +15,10 @@ schema_version: 3}``. Each cell goes through nbgrader's preprocessors, in nbgrad
 
 * LockCells: a solution cell gets ``deletable: false``; a grade or locked cell also
   ``editable: false``;
-* ClearSolutions: each line holding ``BEGIN SOLUTION`` up to the one holding ``END SOLUTION`` becomes
-  the stub, indented like the BEGIN line (:data:`STUB` in code, :data:`MARKDOWN_STUB` in text); a
-  solution cell without markers becomes the stub as a whole; ``metadata.celltoolbar`` goes;
+* ClearSolutions: the lines from one holding ``BEGIN SOLUTION`` to one holding ``END SOLUTION``
+  become the stub (:data:`STUB` in code, :data:`MARKDOWN_STUB` in text), indented like the BEGIN
+  line; a solution cell without markers becomes the stub as a whole; ``metadata.celltoolbar``
+  goes;
 * ClearOutput: no outputs, no execution count, no ``collapsed``/``scrolled`` metadata;
 * ClearHiddenTests, ClearMarkScheme: the ``HIDDEN TESTS`` and ``MARK SCHEME`` regions are removed;
 * ComputeChecksums: ``nbgrader.checksum`` (nbgrader's MD5 of the student's cell) and
@@ -68,6 +69,7 @@ _REGIONS = {
 }
 #: the nbgrader flag a cell needs to hold each region (nbgrader refuses the release otherwise)
 _REGION_CELL = {"solution": "solution", "hidden tests": "grade", "mark scheme": "task"}
+_FLAG_NAMES = {"solution": "a solution", "grade": "a grade (autograder tests)", "task": "a task"}
 
 _REPO = Path(__file__).resolve().parents[1]
 
@@ -112,7 +114,8 @@ def strip_source(source: str, cell_type: str = "code", where: str = "cell") -> s
             state, begin_at = marker[1], n
             if state == "solution":
                 indent = line[:len(line) - len(line.lstrip())]
-                out += [indent + s for s in (STUB if cell_type == "code" else MARKDOWN_STUB).split("\n")]
+                stub = STUB if cell_type == "code" else MARKDOWN_STUB
+                out += [indent + stub_line for stub_line in stub.split("\n")]
         elif marker:
             if state != marker[1]:
                 raise MarkerError(f"{where}, line {n}: {line.strip()!r} without a matching BEGIN")
@@ -199,7 +202,11 @@ def _writes(nb) -> str:
 
 def _render_one(path: Path) -> str:
     import nbformat
-    return _writes(make_exercise(nbformat.read(path, as_version=4), path.name))
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as exc:   # nbformat raises many types on malformed input
+        raise ValueError(f"{display_path(path)}: not a notebook ({exc})") from None
+    return _writes(make_exercise(nb, path.name))
 
 
 def render(solutions_dir) -> dict:
@@ -253,28 +260,24 @@ def _drift(target: Path, text: str, solution: Path) -> Problem | None:
             "drift", f"missing (nothing generated yet from {display_path(solution)})")
     if target.read_bytes() == text.encode("utf-8"):
         return None
-    want = json.loads(text)
-    shown = Notebook(target, "exercise", want)
-    try:
-        have = json.loads(target.read_text(encoding="utf-8"))
-        cells = have.get("cells") if isinstance(have, dict) else None
-        assert isinstance(cells, list)
-    except (ValueError, UnicodeDecodeError, AssertionError):
-        return shown.problem("drift", "out of date (not a notebook any more)")
-    differ = [i for i in range(max(len(cells), len(want["cells"])))
-              if i >= len(cells) or i >= len(want["cells"]) or cells[i] != want["cells"][i]]
+    want = Notebook(target, "exercise", json.loads(text))
+    have = Notebook(target, "exercise").raw or {}
+    if not isinstance(have.get("cells"), list):
+        return want.problem("drift", "out of date (not a notebook any more)")
+    cells, wanted = have["cells"], want.raw["cells"]
     whence = f"what {display_path(solution)} generates"
+    differ = [i for i in range(max(len(cells), len(wanted)))
+              if i >= len(cells) or i >= len(wanted) or cells[i] != wanted[i]]
     if not differ:
-        how = ("the notebook metadata differs from " + whence if have.get("metadata") != want["metadata"]
-               else "written differently from " + whence)
-        return shown.problem("drift", f"out of date ({how})")
-    count = (f"; {len(want['cells'])} cells wanted, {len(cells)} found"
-             if len(cells) != len(want["cells"]) else "")
-    first = min(differ[0], len(want["cells"]) - 1)
+        what = ("the notebook metadata differs from" if have.get("metadata") != want.raw["metadata"]
+                else "written differently from")
+        return want.problem("drift", f"out of date ({what} {whence})")
     listed = ", ".join(map(str, differ[:8])) + (", ..." if len(differ) > 8 else "")
-    cells_differ = f"cell {listed} differs" if len(differ) == 1 else f"cells {listed} differ"
-    return shown.problem("drift", f"out of date ({cells_differ} from {whence}{count})",
-                         first if first >= 0 else None)
+    listed = f"cell {listed} differs" if len(differ) == 1 else f"cells {listed} differ"
+    count = f"; {len(wanted)} cells wanted, {len(cells)} found" if len(cells) != len(wanted) else ""
+    first = min(differ[0], len(wanted) - 1)
+    return want.problem("drift", f"out of date ({listed} from {whence}{count})",
+                        first if first >= 0 else None)
 
 
 def check(solutions_dir=None, exercises_dir=None) -> list:
@@ -291,8 +294,8 @@ def check(solutions_dir=None, exercises_dir=None) -> list:
         except MarkerError as exc:
             problems.append(Notebook(path, "solution").problem("markers", str(exc), exc.cell))
             continue
-        except ValueError as exc:    # not JSON / not a notebook: the notebook rules name it
-            problems.append(Notebook(path, "solution").problem("json", f"cannot generate: {exc}"))
+        except ValueError as exc:    # not a notebook
+            problems.append(Notebook(path, "solution").problem("json", str(exc).split(": ", 1)[1]))
             continue
         drift = _drift(exercises_dir / path.name, text, path)
         problems += [drift] if drift else []
@@ -314,10 +317,8 @@ def _marker_cell_problems(solutions_dir: Path) -> list:
             for region in sorted(_regions(cell_source(cell))):
                 flag = _REGION_CELL[region]
                 if not _flag(cell, flag):
-                    kind = {"solution": "a solution", "grade": "a grade (autograder tests)",
-                            "task": "a task"}[flag]
-                    problems.append(nb.problem("marker-cell", f"a {region} region in a cell that "
-                                                              f"is not nbgrader's {flag} cell", i, kind=kind))
+                    message = f"a {region} region in a cell that is not nbgrader's {flag} cell"
+                    problems.append(nb.problem("marker-cell", message, i, kind=_FLAG_NAMES[flag]))
     return problems
 
 
@@ -325,8 +326,10 @@ def check_course(root=None, *, notebooks=None, solutions=None, exercises=None,
                  registry=None) -> list:
     """The one check: the notebook rules on ``notebooks/`` (lessons) and ``solutions/`` (with the
     exercise registry and nbgrader's markers), then whether ``exercises/`` is exactly what the
-    solutions generate (so the rules hold there too) and holds no checkpoint folder. Folders default to ``root/<name>`` (``root``: this folder when it has
-    ``solutions/``, else the repository). Returns every problem (empty: all is well)."""
+    solutions generate (so the rules hold there too) and holds no checkpoint folder.
+
+    Folders default to ``root/<name>`` (``root``: this folder when it has ``solutions/``, else
+    the repository). Returns every problem (empty: all is well)."""
     notebooks = Path(notebooks) if notebooks else _default_dir("notebooks", root)
     solutions = Path(solutions) if solutions else _default_dir("solutions", root)
     exercises = Path(exercises) if exercises else _default_dir("exercises", root)
@@ -335,9 +338,11 @@ def check_course(root=None, *, notebooks=None, solutions=None, exercises=None,
     problems = check_folder(notebooks, "lesson") if notebooks.is_dir() else []
     problems += check_folder(solutions, "solution", registry=registry)
     problems += _marker_cell_problems(solutions)
-    if exercises.is_dir():     # generated: the rules hold when the solutions pass and they are
-        problems += check_folder(exercises, "exercise", rules=("checkpoints",))   # up to date
-    return problems + check(solutions, exercises)
+    if exercises.is_dir():     # generated: the rules hold if the solutions pass and they are
+        problems += check_folder(exercises, "exercise", rules=("checkpoints",))  # up to date
+    broken = {p.path for p in problems if p.rule == "json"}      # named once, by the rules
+    return problems + [p for p in check(solutions, exercises)
+                       if not (p.rule == "json" and p.path in broken)]
 
 
 # --------------------------------------------------------------------------- command line
@@ -360,7 +365,7 @@ def _run(args) -> int:
                   file=sys.stderr)
             return 1
         written = generate(solutions, exercises)
-    except (MarkerError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError) as exc:     # MarkerError, or not a notebook
         print(f"cnnlab exercises: {exc}", file=sys.stderr)
         return 2
     for path in written:

@@ -1,10 +1,11 @@
 """The rules every committed notebook follows, and the problems they report.
 
-Authors edit ``notebooks/*.ipynb`` (lessons) and ``solutions/*.ipynb`` in JupyterLab; ``exercises/``
-is generated from ``solutions/`` by ``cnnlab exercises``. ``cnnlab exercises --check`` (run by the
-tests) applies these rules to all three folders and adds the drift check of ``exercises/``
-(see :mod:`cnnlab.exercises`). Each :class:`Problem` names the notebook, the cell (index, id and
-the first words of its source) and the fix; the fix texts are written once, in :data:`FIXES`.
+Authors edit ``notebooks/*.ipynb`` (lessons) and ``solutions/*.ipynb`` in JupyterLab;
+``exercises/`` is generated from ``solutions/`` by ``cnnlab exercises``. ``cnnlab exercises
+--check`` (run by the tests) applies these rules to the lessons and the solutions, and checks that
+``exercises/`` is exactly what the solutions generate, so they hold there too (see
+:mod:`cnnlab.exercises`). Each :class:`Problem` names the notebook, the cell (index, id and the
+first words of its source) and the fix; the fix texts are written once, in :data:`FIXES`.
 
 The rules (``RULES``; ``kind`` is "lesson", "solution" or "exercise"):
 
@@ -39,8 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
-    "KINDS", "RULES", "FOLDER_RULES", "FIXES", "SLIDE_TYPES", "Problem", "check_notebook", "check_folder",
-    "Notebook", "display_path", "cell_label", "cell_source",
+    "KINDS", "RULES", "FOLDER_RULES", "FIXES", "SLIDE_TYPES", "Problem", "Notebook",
+    "check_notebook", "check_folder", "display_path", "cell_label", "cell_source",
 ]
 
 KINDS = ("lesson", "solution", "exercise")
@@ -54,7 +55,8 @@ _METADATA_EDITOR = "Property Inspector (gear, right sidebar) > Advanced Tools > 
 
 #: How to fix what each rule finds; ``{path}`` and the rule's own fields are filled in.
 FIXES = {
-    "json": "the file is not JSON any more (a merge conflict?): restore it with git, or repair it",
+    "json": "the file is no notebook JSON any more (a merge conflict?): restore it with git, or "
+            "repair it",
     "nbformat": "repair the field named above (open the notebook in JupyterLab and save it, or "
                 "edit the JSON)",
     "cell-id": "open the notebook in JupyterLab and save it (nbformat gives every cell without "
@@ -161,7 +163,9 @@ class Notebook:
         if self.raw is not None and not isinstance(self.raw, dict):
             self.raw, self.error = None, "the JSON is not an object"
         cells = (self.raw or {}).get("cells")
-        self.cells = [c for c in cells if isinstance(c, dict)] if isinstance(cells, list) else []
+        cells = cells if isinstance(cells, list) else []
+        self.cells = [c if isinstance(c, dict) else {} for c in cells]   # the nbformat rule names
+                                                                         # a cell that is no object
 
     def problem(self, rule: str, message: str, cell: int | None = None, **fields) -> Problem:
         fix = FIXES[rule].format(path=self.shown, **fields)
@@ -210,9 +214,10 @@ def _rule_cell_id(nb: Notebook):
         if cid is None:
             yield nb.problem("cell-id", "a cell without an id", i)
         elif not isinstance(cid, str) or not _ID.match(cid):
-            yield nb.problem("cell-id", f"invalid cell id {cid!r} (1-64 letters, digits, - and _)", i)
+            yield nb.problem("cell-id", f"invalid cell id {cid!r} (1-64 letters, digits, - _)", i)
         elif cid in first:
-            yield nb.problem("cell-id", f"duplicate cell id {cid!r} (cell {first[cid]} has it too)", i)
+            yield nb.problem("cell-id", f"duplicate cell id {cid!r} (cell {first[cid]} has it too)",
+                             i)
         else:
             first[cid] = i
 
@@ -223,7 +228,7 @@ def _rule_outputs(nb: Notebook):
             continue
         outputs, count = cell.get("outputs") or [], cell.get("execution_count")
         if outputs or count is not None:
-            what = [f"{len(outputs)} saved output{'s' if len(outputs) != 1 else ''}"] if outputs else []
+            what = [f"{len(outputs)} saved output" + "s" * (len(outputs) != 1)] if outputs else []
             what += [f"execution count {count}"] if count is not None else []
             yield nb.problem("outputs", f"{' and '.join(what)}: notebooks are committed cleared", i)
 
@@ -270,7 +275,8 @@ def _rule_markdown_code_block(nb: Notebook):
                 fenced = not fenced
                 continue
             after_blank = j == 0 or not lines[j - 1].strip()
-            if not fenced and after_blank and _INDENTED.match(line) and not _BLOCK_START.match(line):
+            indented = _INDENTED.match(line) and not _BLOCK_START.match(line)
+            if not fenced and after_blank and indented:
                 yield nb.problem("markdown-code-block", f"line {j + 1} would render as a code "
                                                         f"block: {line.strip()[:40]!r}", i)
                 break
@@ -297,7 +303,8 @@ def _nbgrader_errors(meta, cell_type) -> list[str]:
             errors.append(f"{key!r} must be true or false, is {meta.get(key)!r}")
     if "task" in meta and not isinstance(meta["task"], bool):
         errors.append(f"'task' must be true or false, is {meta['task']!r}")
-    grade, solution, task = meta.get("grade") is True, meta.get("solution") is True, meta.get("task") is True
+    grade, solution = meta.get("grade") is True, meta.get("solution") is True
+    task = meta.get("task") is True
     gid = meta.get("grade_id")
     if (grade or solution or meta.get("locked") is True) and not (
             isinstance(gid, str) and gid and _GRADE_ID.match(gid)):
@@ -350,8 +357,9 @@ def _git_files(folder: Path) -> tuple[list[str], list[str]] | None:
     lists = []
     for which in ("--cached", "--others"):
         try:
-            proc = subprocess.run(["git", "-C", str(folder), "ls-files", which, "--exclude-standard",
-                                   "-z", "--", "."], capture_output=True, text=True, timeout=60)
+            proc = subprocess.run(["git", "-C", str(folder), "ls-files", which,
+                                   "--exclude-standard", "-z", "--", "."],
+                                  capture_output=True, text=True, timeout=60)
         except (OSError, subprocess.SubprocessError):
             return None
         if proc.returncode != 0:
@@ -365,12 +373,13 @@ def _checkpoint_problems(folder: Path) -> list[Problem]:
     if files is None:
         return []
     problems = []
-    for state, listed in zip(("committed", "not ignored by git, so `git add` would commit it"), files):
+    states = ("committed", "not ignored by git, so `git add` would commit it")
+    for state, listed in zip(states, files):
         for d in sorted({p.split(".ipynb_checkpoints/")[0] + ".ipynb_checkpoints"
                          for p in listed if "/.ipynb_checkpoints/" in f"/{p}"}):
             shown = display_path(folder / d)
-            problems.append(Problem(shown, "checkpoints", f"a JupyterLab checkpoint folder, {state}",
-                                    FIXES["checkpoints"].format(path=shown)))
+            problems.append(Problem(shown, "checkpoints", f"a JupyterLab checkpoint folder, "
+                                    f"{state}", FIXES["checkpoints"].format(path=shown)))
     return problems
 
 
@@ -379,15 +388,18 @@ def _lesson_number(path: Path) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def _registry_problems(notebooks: list[Notebook], registry, folder: Path) -> list[Problem]:
-    """Grade ids, points and lessons of ``solutions/`` against the exercise registry."""
+def _registry_problems(notebooks: list[Notebook], registry, folder: Path,
+                       complete: bool) -> list[Problem]:
+    """Grade ids, points and lessons of ``solutions/`` against the exercise registry; with
+    ``complete`` (every notebook of the folder could be read), every exercise graded once."""
     problems, seen, graded = [], {}, set()
     names = ", ".join(registry)
     for nb in notebooks:
         for i in range(len(nb.cells)):
             meta = nb.nbgrader(i)
             gid = meta.get("grade_id") if meta else None
-            if not (isinstance(gid, str) and gid) or not (meta.get("grade") or meta.get("solution")):
+            graded_or_solution = meta and (meta.get("grade") or meta.get("solution"))
+            if not (isinstance(gid, str) and gid and graded_or_solution):
                 continue
             if gid in seen:
                 problems.append(nb.problem("grade-id", f"grade id {gid!r} is used twice (also "
@@ -401,11 +413,11 @@ def _registry_problems(notebooks: list[Notebook], registry, folder: Path) -> lis
                 problems.append(nb.problem("grade-id", f"solution cell grade id {gid!r} is not "
                                                        f"'<exercise>-impl' for an exercise of the "
                                                        f"registry ({names})", i))
-    for name, ex in registry.items():
+    for name, ex in registry.items() if complete else ():
         if name not in graded:
-            problems.append(Problem(display_path(folder), "graded-once",
-                                    f"exercise {name!r} of the registry (lesson {ex.lesson}) has "
-                                    f"no grade cell", FIXES["graded-once"].format(lesson=ex.lesson)))
+            message = f"exercise {name!r} of the registry (lesson {ex.lesson}) has no grade cell"
+            problems.append(Problem(display_path(folder), "graded-once", message,
+                                    FIXES["graded-once"].format(lesson=ex.lesson)))
     return problems
 
 
@@ -443,6 +455,7 @@ def check_folder(folder, kind: str, rules=None, registry=None) -> list[Problem]:
     if kind == "solution" and (rules is None or "registry" in rules):
         if registry is None:
             from cnnlab.checks import EXERCISES as registry
-        notebooks = [nb for nb in (Notebook(p, kind) for p in paths) if nb.raw is not None]
-        problems += _registry_problems(notebooks, registry, folder)
+        notebooks = [Notebook(p, kind) for p in paths]
+        readable = [nb for nb in notebooks if nb.raw is not None]
+        problems += _registry_problems(readable, registry, folder, len(readable) == len(notebooks))
     return problems

@@ -238,6 +238,9 @@ def test_cli_check_with_root_checks_a_copy_of_the_course(tmp_path):
     assert main(["exercises", "--root", str(root)]) == 0
     assert (root / "exercises" / "02_image_kernels.ipynb").read_bytes() == (EXERCISE_DIR / "02_image_kernels.ipynb").read_bytes()
     assert main(["exercises", "--root", str(tmp_path / "nowhere"), "--check"]) == 2
+    (root / "solutions" / "05_pooling.ipynb").write_text("[]", encoding="utf-8")
+    assert main(["exercises", "--root", str(root)]) == 2              # named, no traceback
+    assert main(["exercises", "--root", str(root), "--check"]) == 1
 
 
 # =========================================================================== the committed notebooks

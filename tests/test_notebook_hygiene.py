@@ -250,6 +250,10 @@ def test_an_invalid_notebook_and_a_broken_file_fail(course):
     path.write_text('{"cells": [<<<<<<< HEAD', encoding="utf-8")
     p = _only(exercises.check_course(course), "json")
     assert "not a notebook" in p.message and "restore it with git" in p.fix
+    shutil.copy2(ROOT / "notebooks" / path.name, path)
+    (course / "solutions" / "06_backpropagation.ipynb").write_text("[]", encoding="utf-8")
+    p = _only(exercises.check_course(course), "json")           # once, not again as drift
+    assert p.path.endswith("solutions/06_backpropagation.ipynb") and "not an object" in p.message
 
 
 def test_a_solution_edited_without_regenerating_the_exercises_fails(course):
