@@ -135,7 +135,9 @@ def _regions(source: str) -> set:
 
 
 def _flag(cell, name: str) -> bool:
-    meta = cell.get("metadata", {}).get("nbgrader")
+    """nbgrader's ``utils.is_grade``/``is_solution``/``is_task`` (``name``) of a cell."""
+    meta = cell.get("metadata")
+    meta = meta.get("nbgrader") if isinstance(meta, dict) else None
     return isinstance(meta, dict) and bool(meta.get(name, False))
 
 
