@@ -1,4 +1,5 @@
-"""The command line: ``cnnlab train``, ``cnnlab grade``, ``cnnlab exercises``."""
+"""The command line: ``cnnlab train``, ``cnnlab grade``, ``cnnlab exercises`` (``--check``: the
+course's one check of every notebook, docs/authoring.md)."""
 from __future__ import annotations
 
 import argparse

@@ -1,13 +1,18 @@
-"""exercises/ is generated from solutions/: stubs, no hidden tests, cleared, deterministic,
-drift-checked, and the generated notebooks fail cleanly (NotImplementedError) in a real kernel."""
+"""exercises/ is generated from solutions/ by `cnnlab exercises`, as nbgrader's generate_assignment
+would: stubs, no hidden tests, cleared, locked, checksummed, deterministic, drift-checked, and the
+generated notebooks fail cleanly (NotImplementedError) in a real kernel. The solutions are edited
+in JupyterLab (docs/authoring.md); no script writes them."""
 from __future__ import annotations
 
 import ast
-import importlib.util
+import copy
+import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import nbformat
@@ -125,6 +130,119 @@ def test_unbalanced_markers_are_errors(src, problem):
         strip_source(src, where="nb.ipynb cell 3")
 
 
+def test_markers_are_found_anywhere_in_a_line_as_nbgrader_finds_them():
+    src = "def f():\n    x = 1  # BEGIN SOLUTION (fill in)\n    return x\n    # END SOLUTION here\n"
+    assert strip_source(src) == "def f():\n    " + STUB + "\n"
+
+
+def test_mark_scheme_regions_are_removed():
+    src = "Explain why.\n### BEGIN MARK SCHEME\nGive 1 point for the flip.\n### END MARK SCHEME"
+    assert strip_source(src, "markdown") == "Explain why."
+
+
+def _nb(*cells, **metadata):
+    return nbformat.v4.new_notebook(cells=list(cells), metadata=metadata)
+
+
+def _graded(grade_id, **flags):
+    meta = {"grade": False, "solution": False, "locked": False, "schema_version": 3, "task": False,
+            "grade_id": grade_id}
+    meta.update(flags)
+    return {"nbgrader": meta}
+
+
+def test_cells_are_locked_cleared_and_checksummed_as_nbgrader_does():
+    nb = _nb(
+        nbformat.v4.new_code_cell("def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION",
+                                  metadata=_graded("f-impl", solution=True)),
+        nbformat.v4.new_code_cell('cnnlab.check("f", f)\n### BEGIN HIDDEN TESTS\nassert f() == 1\n### END HIDDEN TESTS',
+                                  metadata=_graded("f", grade=True, locked=True, points=2), execution_count=2,
+                                  outputs=[nbformat.v4.new_output("stream", text="ok\n")]),
+        nbformat.v4.new_code_cell("GIVEN = 3", metadata={**_graded("given", locked=True), "collapsed": True,
+                                                         "scrolled": False, "tags": []}),
+        nbformat.v4.new_markdown_cell("An essay.", metadata=_graded("essay", grade=True, solution=True, points=1)),
+        nbformat.v4.new_markdown_cell("Plain text.", metadata={"slideshow": {"slide_type": "-"}}),
+        celltoolbar="Create Assignment")
+    ex = make_exercise(nb, "t.ipynb")
+    impl, check_cell, given, essay, plain = ex.cells
+    assert impl.source == "def f():\n    " + STUB and impl.metadata["deletable"] is False
+    assert "editable" not in impl.metadata
+    assert check_cell.source == 'cnnlab.check("f", f)' and check_cell.outputs == []
+    assert check_cell.metadata["deletable"] is False and check_cell.metadata["editable"] is False
+    assert given.metadata == {"nbgrader": given.metadata["nbgrader"], "deletable": False, "editable": False,
+                              "tags": []}                     # collapsed/scrolled cleared with the output
+    assert essay.source == exercises.MARKDOWN_STUB and essay.metadata["deletable"] is False
+    assert plain.metadata == {"slideshow": {"slide_type": "-"}} and plain.source == "Plain text."
+    for cell in (impl, check_cell, given, essay):
+        assert cell.metadata["nbgrader"] == {**nb.cells[ex.cells.index(cell)].metadata["nbgrader"],
+                                             "cell_type": cell.cell_type,
+                                             "checksum": _nbgrader_release_metadata(
+                                                 nb.cells[ex.cells.index(cell)], cell)["nbgrader"]["checksum"]}
+    assert "celltoolbar" not in ex.metadata and nb.metadata["celltoolbar"] == "Create Assignment"
+
+
+def test_incomplete_nbgrader_metadata_is_generated_without_a_checksum():
+    nb = _nb(nbformat.v4.new_code_cell("x = 1", metadata={"nbgrader": {"grade": True}}))
+    cell = make_exercise(nb).cells[0]
+    assert "checksum" not in cell.metadata["nbgrader"] and cell.metadata["editable"] is False
+
+
+def _documented_nbgrader_config():
+    """The nbgrader_config.py that docs/authoring.md prints, executed with traitlets' Config."""
+    from traitlets.config import Config
+
+    text = (ROOT / "docs" / "authoring.md").read_text(encoding="utf-8")
+    m = re.search(r"<!--\s*nbgrader-config\s*-->\s*```python\n(.*?)```", text, re.S)
+    assert m, "docs/authoring.md has no ```python fence after <!-- nbgrader-config -->"
+    config = Config()
+    exec(textwrap.dedent(m.group(1)), {"get_config": lambda: config})
+    return config
+
+
+def test_the_documented_nbgrader_config_uses_these_stubs():
+    config = _documented_nbgrader_config()
+    assert config.ClearSolutions.code_stub == {"python": STUB}
+    assert config.ClearSolutions.text_stub == exercises.MARKDOWN_STUB
+
+
+def test_nbgrader_generate_assignment_makes_the_same_exercises():
+    """nbgrader's own preprocessors, in generate_assignment's order, with the documented config,
+    give every committed exercise cell for cell (all but the steps that need nbgrader's database,
+    a kernel or header files). Runs where nbgrader is installed."""
+    pytest.importorskip("nbgrader.preprocessors")
+    from nbgrader.converters import GenerateAssignment
+
+    chain = [p for p in GenerateAssignment.class_traits()["preprocessors"].default()
+             if p.__name__ not in {"IncludeHeaderFooter", "InstantiateTests", "SaveCells"}]
+    assert [p.__name__ for p in chain] == ["LockCells", "ClearSolutions", "ClearOutput", "CheckCellMetadata",
+                                           "ComputeChecksums", "ClearHiddenTests", "ClearMarkScheme",
+                                           "ComputeChecksums", "CheckCellMetadata"]
+    config = _documented_nbgrader_config()
+    for path in sorted(SOLUTIONS.glob("*.ipynb")):
+        nb, resources = nbformat.read(path, as_version=4), {}
+        for step in chain:
+            nb, resources = step(config=config).preprocess(nb, resources)
+        ours = nbformat.read(EXERCISE_DIR / path.name, as_version=4)
+        assert nb.cells == ours.cells, path.name
+        del ours.metadata["cnnlab"]
+        assert nb.metadata == ours.metadata, path.name
+
+
+def test_cli_check_with_root_checks_a_copy_of_the_course(tmp_path):
+    root = tmp_path / "course"
+    for name in ("notebooks", "solutions", "exercises"):
+        shutil.copytree(ROOT / name, root / name)
+    assert main(["exercises", "--root", str(root), "--check"]) == 0
+    (root / "exercises" / "02_image_kernels.ipynb").unlink()
+    assert main(["exercises", "--root", str(root), "--check"]) == 1
+    assert main(["exercises", "--root", str(root)]) == 0
+    assert (root / "exercises" / "02_image_kernels.ipynb").read_bytes() == (EXERCISE_DIR / "02_image_kernels.ipynb").read_bytes()
+    assert main(["exercises", "--root", str(tmp_path / "nowhere"), "--check"]) == 2
+    (root / "solutions" / "05_pooling.ipynb").write_text("[]", encoding="utf-8")
+    assert main(["exercises", "--root", str(root)]) == 2              # named, no traceback
+    assert main(["exercises", "--root", str(root), "--check"]) == 1
+
+
 # =========================================================================== the committed notebooks
 
 def test_every_solution_has_an_exercise():
@@ -144,7 +262,7 @@ def test_generated_notebook_is_stubbed_and_clean(path):
         assert marker not in text
     graded = 0
     for cell, scell in zip(nb.cells, sol.cells):
-        assert cell.metadata == scell.metadata             # nbgrader + slide metadata kept
+        assert cell.metadata == _nbgrader_release_metadata(scell, cell)   # the rest is kept
         if cell.cell_type != "code":
             continue
         assert cell.outputs == [] and cell.execution_count is None
@@ -169,6 +287,27 @@ def test_generated_notebook_is_stubbed_and_clean(path):
     assert graded >= 1
 
 
+def _nbgrader_release_metadata(solution_cell, exercise_cell):
+    """The solution cell's metadata plus what nbgrader's LockCells and ComputeChecksums add
+    (written here from nbgrader's sources, independently of cnnlab.exercises)."""
+    meta = copy.deepcopy(solution_cell.metadata)
+    nbg = meta.get("nbgrader")
+    if not nbg:
+        return meta
+    grade, solution = nbg.get("grade", False), nbg.get("solution", False)
+    locked = not solution and (grade or nbg.get("locked", False))
+    if solution:
+        meta["deletable"] = False
+    elif locked:
+        meta["deletable"] = meta["editable"] = False
+    if grade or solution or locked:
+        parts = [exercise_cell.source, exercise_cell.cell_type, str(grade), str(solution), str(locked),
+                 nbg["grade_id"]] + ([str(float(nbg["points"]))] if grade else [])
+        nbg["checksum"] = hashlib.md5("".join(parts).encode("utf-8")).hexdigest()
+        nbg["cell_type"] = exercise_cell.cell_type
+    return meta
+
+
 def test_exercises_are_up_to_date_with_solutions():
     problems = exercises.check(SOLUTIONS, EXERCISE_DIR)
     assert problems == [], "\n".join(map(str, problems)) + "\nrun `cnnlab exercises`"
@@ -184,7 +323,7 @@ def test_cli_check_passes_on_the_committed_tree():
 
 def _copy_tree(tmp_path):
     sol, ex = tmp_path / "solutions", tmp_path / "exercises"
-    shutil.copytree(SOLUTIONS, sol, ignore=shutil.ignore_patterns("_build"))
+    shutil.copytree(SOLUTIONS, sol)
     shutil.copytree(EXERCISE_DIR, ex)
     return sol, ex
 
@@ -229,19 +368,6 @@ def test_generation_is_deterministic(tmp_path):
     for name, text in first.items():
         assert (tmp_path / name).read_bytes() == text.encode("utf-8") == (EXERCISE_DIR / name).read_bytes()
         assert text.endswith("}\n")
-
-
-def test_solution_notebooks_match_their_generator():
-    """solutions/*.ipynb are written by solutions/_build/make_solutions.py: edit the script and
-    re-run it (then `cnnlab exercises`), so the two never disagree."""
-    spec = importlib.util.spec_from_file_location("make_solutions", SOLUTIONS / "_build" / "make_solutions.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    for name, cells in module.NOTEBOOKS.items():
-        text = nbformat.writes(module.notebook(cells), version=4) + "\n"
-        assert (SOLUTIONS / name).read_text(encoding="utf-8") == text, (
-            f"solutions/{name} differs from make_solutions.py: run "
-            "`.venv/bin/python solutions/_build/make_solutions.py && .venv/bin/python -m cnnlab exercises`")
 
 
 # =========================================================================== in a real kernel
