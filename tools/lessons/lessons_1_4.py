@@ -320,6 +320,7 @@ def lesson_2():
         black and hide the sign.
         """, "slide"),
         setup("""
+        from cnnlab import kernels
         from cnnlab.data import sample_image
 
         photo = sample_image("grace_hopper")      # matplotlib's sample photo, gray, in [0, 1]
@@ -344,8 +345,8 @@ def lesson_2():
         code("""
         edge = np.zeros((5, 5))
         edge[:, 2:] = 1
-        sobel_x = viz.IMAGE_KERNELS["Sobel x (vertical edges)"]
-        box = viz.IMAGE_KERNELS["box blur"]
+        sobel_x = kernels.IMAGE_KERNELS["Sobel x (vertical edges)"]
+        box = kernels.IMAGE_KERNELS["box blur"]
         print(edge, F.correlate2d(edge, sobel_x), F.correlate2d(edge, box), sep="\\n\\n")
         assert F.correlate2d(edge, sobel_x).tolist() == [[4, 4, 0]] * 3
         assert np.allclose(F.correlate2d(edge, box), [[1 / 3, 2 / 3, 1]] * 3)
@@ -365,7 +366,7 @@ def lesson_2():
           approximation of a Gaussian. Larger kernels blur more.
         """, "slide"),
         code("""
-        gauss3 = viz.IMAGE_KERNELS["Gaussian blur"]
+        gauss3 = kernels.IMAGE_KERNELS["Gaussian blur"]
         b5 = np.array([1, 4, 6, 4, 1]) / 16
         gauss5 = np.outer(b5, b5)
         assert np.allclose(gauss3, np.outer([1, 2, 1], [1, 2, 1]) / 16)
@@ -405,8 +406,8 @@ def lesson_2():
         Its weights sum to 1 as well, so flat regions do not change; only edges do.
         """, "slide"),
         code("""
-        sharpen = viz.IMAGE_KERNELS["sharpen"]
-        identity = viz.IMAGE_KERNELS["identity"]
+        sharpen = kernels.IMAGE_KERNELS["sharpen"]
+        identity = kernels.IMAGE_KERNELS["identity"]
         centre_minus_neighbours = np.array([[0, -1, 0], [-1, 4, -1], [0, -1, 0]])
         assert np.array_equal(sharpen, identity + centre_minus_neighbours)
         assert sharpen.sum() == 1
@@ -428,7 +429,7 @@ def lesson_2():
         two kernel outputs).
         """, "slide"),
         code("""
-        sobel_y = viz.IMAGE_KERNELS["Sobel y (horizontal edges)"]
+        sobel_y = kernels.IMAGE_KERNELS["Sobel y (horizontal edges)"]
         assert np.array_equal(sobel_y, sobel_x.T)
         gx = F.correlate2d(photo, sobel_x)
         gy = F.correlate2d(photo, sobel_y)
@@ -444,7 +445,7 @@ def lesson_2():
         strokes' two borders come out with opposite signs:
         """, "subslide"),
         code("""
-        laplacian = viz.IMAGE_KERNELS["edge detection (Laplacian)"]
+        laplacian = kernels.IMAGE_KERNELS["edge detection (Laplacian)"]
         ramp = np.add.outer(np.arange(5.0), np.arange(5.0))      # brightness grows steadily
         assert laplacian.sum() == 0
         assert np.allclose(F.correlate2d(ramp, laplacian), 0)
@@ -757,7 +758,7 @@ def lesson_3():
         assert F.output_size(28, 3, stride=2, padding=1) == 14
         assert F.output_size(28, 5, padding=2) == 28
         assert F.output_size_exact(10, 3, stride=4) == 2.75 and F.output_size(10, 3, stride=4) == 2
-        facts = viz.convolution.stride_facts(10, 3, 4)
+        facts = viz.stride_facts(10, 3, 4)
         assert facts.unvisited_cols == [3, 7, 8, 9]
         assert 3 * (3 - 1) + 1 == 7 and F.output_size(7, 3, dilation=3) == 1
         """, "skip"),
@@ -780,6 +781,7 @@ def lesson_4():
         equivariance. Last, how far one unit "sees" as layers stack up.
         """, "slide"),
         setup("""
+        from cnnlab import kernels
         from cnnlab.data import sample_image
 
         rgb = sample_image("grace_hopper", grayscale=False)    # (600, 512, 3) in [0, 1]
@@ -851,7 +853,7 @@ def lesson_4():
         code("""
         assert np.allclose(app.facts.partials.sum(axis=0) + app.facts.bias, app.facts.output)
         assert np.allclose(app.facts.output, F.conv2d(rgb[::4, ::4].transpose(2, 0, 1)[None],
-                                                      *viz.default_channel_weights()[:2])[0, 0])
+                                                      *kernels.default_channel_weights()[:2])[0, 0])
         """, "skip"),
         md("*Static version:* the *red minus blue* filter.", "fragment"),
         code("""
@@ -967,7 +969,7 @@ def lesson_4():
         face = photo[40:296, 130:386]                       # 256x256
         dy, dx = 12, 20
         shifted = np.roll(face, (dy, dx), axis=(0, 1))
-        sobel_x = viz.IMAGE_KERNELS["Sobel x (vertical edges)"]
+        sobel_x = kernels.IMAGE_KERNELS["Sobel x (vertical edges)"]
         fmap = F.correlate2d(face, sobel_x)
         fmap_of_shifted = F.correlate2d(shifted, sobel_x)
         # Interior (no wrap-around): feature map of the shifted input == shifted feature map.

@@ -219,8 +219,10 @@ def lesson5():
     right and compare, using the relative change $\lVert a - b\rVert / \lVert a\rVert$.
     """, "slide"))
     c.append(code("""
+    from cnnlab import kernels
+
     digit = cnnlab.data.sample_image("digit")          # 28×28, values in [0, 1]
-    sobel_x = viz.SOBEL_X                              # [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]
+    sobel_x = kernels.SOBEL_X                          # [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]
 
     def edge_map(image):
         return F.relu(F.correlate2d(image, sobel_x, mode="same"))
