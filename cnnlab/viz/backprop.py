@@ -14,7 +14,7 @@ from matplotlib.patches import Rectangle
 
 from cnnlab import functional as F
 from cnnlab.kernels import BACKPROP_W, BACKPROP_X, POOL_GRAD_X
-from cnnlab.viz.grids import NumberGrid, outline_rect
+from cnnlab.viz.grids import NumberGrid, clamp_cell, outline_rect
 from cnnlab.viz.pooling import pool2d, pool2d_backward, pool_window
 from cnnlab.viz.render import View
 from cnnlab.viz.style import ALERT, NUMBERS_CMAP, WINNER, format_number, signed_limit
@@ -121,8 +121,7 @@ def backprop_facts(x=None, w=None, delta=None, stride=1, padding=0, row=0, col=0
         delta = default_delta(tuple(F.output_size(n, k, stride, padding)
                                     for n, k in zip(x.shape, w.shape)))
     delta = np.asarray(delta, dtype=np.float64)
-    row = min(max(int(row), 0), delta.shape[0] - 1)
-    col = min(max(int(col), 0), delta.shape[1] - 1)
+    row, col = clamp_cell(row, col, delta.shape)
     total = _conv_grads(delta, x, w, stride, padding)
     cell = _conv_grads(_one_hot(delta, row, col), x, w, stride, padding)
     facts = BackpropFacts(x, w, delta, *(cell if only_cell else total), stride, padding, row, col,
@@ -278,8 +277,7 @@ def pool_gradient_facts(x=None, kind="max", kernel_size=2, stride=2, row=0, col=
     x = POOL_GRAD_X if x is None else np.asarray(x, dtype=np.float64)
     out, winners = pool2d(x, kind, kernel_size, stride)
     delta = np.arange(1, out.size + 1, dtype=np.float64).reshape(out.shape)
-    row = min(max(int(row), 0), out.shape[0] - 1)
-    col = min(max(int(col), 0), out.shape[1] - 1)
+    row, col = clamp_cell(row, col, out.shape)
     total = pool2d_backward(delta, x, kind, kernel_size, stride)
     cell = pool2d_backward(_one_hot(delta, row, col), x, kind, kernel_size, stride)
     facts = PoolGradientFacts(x, out, delta, cell if only_cell else total, kind, kernel_size,

@@ -14,7 +14,7 @@ from cnnlab.viz.style import (HILITE, IMAGE_CMAP, SIGNED_CMAP, bare, format_numb
                               new_figure, signed_limit)
 
 __all__ = ["grid_segments", "grid_lines", "cell_axes", "cell_fontsize", "NumberGrid",
-           "outline_rect", "kernel_labels", "write_kernel", "image_grid"]
+           "outline_rect", "clamp_cell", "kernel_labels", "write_kernel", "image_grid"]
 
 
 def grid_segments(nrows: int, ncols: int, x0: float = -0.5, y0: float = -0.5):
@@ -142,6 +142,13 @@ def outline_rect(ax, color=HILITE, lw=2.5, ls="-", z=5, halo=False) -> Rectangle
         r.set_path_effects([patheffects.withStroke(linewidth=lw + 2.5, foreground="white")])
     ax.add_patch(r)
     return r
+
+
+def clamp_cell(row, col, shape, default=(0, 0)) -> tuple[int, int]:
+    """The cell (row, col) moved inside a grid of ``shape``; None takes ``default``'s part."""
+    row = default[0] if row is None else row
+    col = default[1] if col is None else col
+    return min(max(int(row), 0), shape[0] - 1), min(max(int(col), 0), shape[1] - 1)
 
 
 def kernel_labels(kernel) -> tuple[str, list[str]]:

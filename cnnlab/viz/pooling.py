@@ -13,7 +13,7 @@ from matplotlib.patches import Rectangle
 
 from cnnlab import functional as F
 from cnnlab.kernels import default_feature_map
-from cnnlab.viz.grids import NumberGrid, outline_rect
+from cnnlab.viz.grids import NumberGrid, clamp_cell, outline_rect
 from cnnlab.viz.render import View
 from cnnlab.viz.style import (ERRORS_CMAP, NUMBERS_CMAP, SEQUENTIAL_CMAP, SIGNED_CMAP, WINNER,
                               all_integers, bare, format_number, new_figure, signed_limit)
@@ -170,8 +170,7 @@ def pooling_facts(x=None, kind: str = "max", kernel_size: int = 2, stride: int |
     shown = shift_right(base, shift) if shift else base
     out, winners = pool2d(shown, kind, kernel_size, s, padding)
     busiest = tuple(int(i) for i in np.unravel_index(int(np.argmax(out)), out.shape))
-    row = busiest[0] if row is None else min(max(int(row), 0), out.shape[0] - 1)
-    col = busiest[1] if col is None else min(max(int(col), 0), out.shape[1] - 1)
+    row, col = clamp_cell(row, col, out.shape, default=busiest)
     unshifted = pool2d(base, kind, kernel_size, s, padding)[0] if shift else out
     facts = PoolingFacts(shown, out, kind, kernel_size, s, padding, row, col, winners, shift,
                          base, unshifted, busiest)

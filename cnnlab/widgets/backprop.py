@@ -6,7 +6,7 @@ import numpy as np
 
 from cnnlab.kernels import BACKPROP_W, BACKPROP_X, POOL_GRAD_X
 from cnnlab.viz.backprop import SHOW_OPTIONS, BackpropView, PoolGradientView
-from cnnlab.widgets.base import App, choice, set_range, slider
+from cnnlab.widgets.base import App, choice, follow_cell, slider
 
 __all__ = ["BackpropApp", "backprop_explorer", "PoolGradientApp", "pool_gradient_explorer"]
 
@@ -24,9 +24,7 @@ class _DeltaCellApp(App):
     dynamic_controls = ("row", "col", "show")
 
     def _sync(self, facts):
-        h, w = facts.delta.shape
-        set_range(self.row, h - 1, facts.row)
-        set_range(self.col, w - 1, facts.col)
+        follow_cell(self.row, self.col, facts.delta.shape, (facts.row, facts.col))
 
 
 class BackpropApp(_DeltaCellApp):

@@ -31,7 +31,7 @@ import ipywidgets as W
 
 from cnnlab.viz.style import ALERT
 
-__all__ = ["App", "slider", "choice", "set_range", "prose_html", "inline_html", "plain_text",
+__all__ = ["App", "slider", "choice", "set_range", "follow_cell", "prose_html", "inline_html", "plain_text",
            "PROSE_STYLE", "MONO_STYLE"]
 
 
@@ -212,3 +212,9 @@ def set_range(control, hi: int, value: int, disabled: bool = False) -> None:
     control.max = hi
     control.value = value
     control.disabled = disabled
+
+
+def follow_cell(row, col, shape, cell) -> None:
+    """Row and column sliders span a grid of ``shape`` and stand on ``cell`` (row, col)."""
+    set_range(row, shape[0] - 1, cell[0])
+    set_range(col, shape[1] - 1, cell[1])

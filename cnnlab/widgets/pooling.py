@@ -6,7 +6,7 @@ import numpy as np
 
 from cnnlab.kernels import default_feature_map
 from cnnlab.viz.pooling import POOL_KINDS, POOL_LABELS, PoolingView
-from cnnlab.widgets.base import App, set_range, slider
+from cnnlab.widgets.base import App, follow_cell, slider
 
 __all__ = ["PoolingApp", "pooling_explorer"]
 
@@ -43,9 +43,7 @@ class PoolingApp(App):
                     row=self.row.value, col=self.col.value)
 
     def _sync(self, facts):
-        oh, ow = facts.output.shape
-        set_range(self.row, oh - 1, facts.row)
-        set_range(self.col, ow - 1, facts.col)
+        follow_cell(self.row, self.col, facts.output.shape, (facts.row, facts.col))
 
 
 def pooling_explorer(feature_map=None, kind="max", kernel_size=2, stride=2, padding=0):

@@ -6,7 +6,7 @@ import html
 import ipywidgets as W
 
 from cnnlab.viz.stride import StrideExplorerView, same_padding
-from cnnlab.widgets.base import MONO_STYLE, PROSE_STYLE, App, set_range, slider
+from cnnlab.widgets.base import MONO_STYLE, PROSE_STYLE, App, follow_cell, set_range, slider
 
 __all__ = ["StrideExplorer", "stride_explorer"]
 
@@ -75,8 +75,7 @@ class StrideExplorer(App):
             for c in (self.row, self.col, self.play):
                 set_range(c, 0, 0, disabled=True)
         else:
-            set_range(self.row, facts.size - 1, facts.row)
-            set_range(self.col, facts.size - 1, facts.col)
+            follow_cell(self.row, self.col, (facts.size, facts.size), (facts.row, facts.col))
             set_range(self.play, facts.size * facts.size - 1, facts.row * facts.size + facts.col)
         if self.note:                    # what a button just did, said once
             facts.text = f"{facts.text}\n{self.note}"
