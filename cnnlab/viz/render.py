@@ -59,6 +59,9 @@ class Renderer:
         """Redraw ``artist`` with the "frame" (default) or the "config" layer; returns it."""
         if layer not in self._layers:
             raise ValueError(f"layer must be 'config' or 'frame', got {layer!r}")
+        if not hasattr(artist, "set_animated"):
+            raise TypeError(f"artist must be a matplotlib Artist, got {type(artist).__name__}; "
+                            f"ax.plot returns a list: register its line, e.g. (line,) = ax.plot(...)")
         self._layers[layer].append(artist)
         return artist
 

@@ -295,7 +295,6 @@ def static_stride_explorer(n: int = 7, f: int = 3, s: int = 3, p: int = 0, d: in
     return view.figure
 
 
-
 def static_receptive_field(layers, names=None, width: float = 8.0) -> Figure:
     """How many input pixels one unit sees after each layer (``F.receptive_field``).
 

@@ -10,12 +10,13 @@ from cnnlab.widgets.base import App, choice, follow_cell, slider
 
 __all__ = ["BackpropApp", "backprop_explorer", "PoolGradientApp", "pool_gradient_explorer"]
 
-_SHOW = [(label, value) for value, label in SHOW_OPTIONS.items()]
 
-
-def _show_choice():
-    """Both explorers start on the same view: one δ cell's share."""
-    return choice("show", _SHOW, "cell")
+def _cell_controls():
+    """A δ cell (row, col) and what to show: its share (the start) or the totals."""
+    return dict(row=slider("δ row", 0, 0, 0, width="210px"),
+                col=slider("δ col", 0, 0, 0, width="210px"),
+                show=choice("show", [(label, value) for value, label in SHOW_OPTIONS.items()],
+                            "cell"))
 
 
 class _DeltaCellApp(App):
@@ -31,27 +32,17 @@ class BackpropApp(_DeltaCellApp):
     """Pick an output cell (a δ position): see which inputs and weights receive its gradient."""
 
     def __init__(self, x=None, weight=None, delta=None):
-        self._x = BACKPROP_X if x is None else np.asarray(x, dtype=np.float64)
-        self._w = BACKPROP_W if weight is None else np.asarray(weight, dtype=np.float64)
-        self._delta = None if delta is None else np.asarray(delta, dtype=np.float64)
-        self.row = slider("δ row", 0, 0, 0, width="210px")
-        self.col = slider("δ col", 0, 0, 0, width="210px")
-        self.stride = slider("stride", 1, 1, 2, width="210px")
-        self.padding = slider("padding", 0, 0, 1, width="210px")
-        self.show = _show_choice()
-        if delta is not None:
-            self.stride.disabled = self.padding.disabled = True
-        view = BackpropView(self._x.shape, self._w.shape,
-                            None if delta is None else self._delta.shape)
-        rows = [W.HBox([W.VBox([self.row, self.col]), W.VBox([self.stride, self.padding]),
-                        self.show])]
-        super().__init__(view, rows, watch=[self.row, self.col, self.stride, self.padding,
-                                            self.show])
-
-    def params(self):
-        return dict(x=self._x, w=self._w, delta=self._delta, stride=self.stride.value,
-                    padding=self.padding.value, row=self.row.value, col=self.col.value,
-                    show=self.show.value)
+        x = BACKPROP_X if x is None else np.asarray(x, dtype=np.float64)
+        w = BACKPROP_W if weight is None else np.asarray(weight, dtype=np.float64)
+        delta = None if delta is None else np.asarray(delta, dtype=np.float64)
+        c = dict(_cell_controls(), stride=slider("stride", 1, 1, 2, width="210px"),
+                 padding=slider("padding", 0, 0, 1, width="210px"))
+        if delta is not None:               # a given δ fixes the output's shape
+            c["stride"].disabled = c["padding"].disabled = True
+        view = BackpropView(x.shape, w.shape, None if delta is None else delta.shape)
+        rows = [W.HBox([W.VBox([c["row"], c["col"]]), W.VBox([c["stride"], c["padding"]]),
+                        c["show"]])]
+        super().__init__(view, c, rows, fixed=dict(x=x, w=w, delta=delta))
 
 
 def backprop_explorer(x=None, weight=None, delta=None):
@@ -69,24 +60,15 @@ class PoolGradientApp(_DeltaCellApp):
     """Max pooling routes each δ to its window's winner; average pooling spreads it."""
 
     def __init__(self, x=None, kind="max", kernel_size=2, stride=2):
-        self._x = POOL_GRAD_X if x is None else np.asarray(x, dtype=np.float64)
-        self.kind = choice("pooling", [("max", "max"), ("average", "avg")], kind,
-                           button_width="80px")
-        self.kernel_size = slider("kernel size", kernel_size, 2, 3, width="210px")
-        self.stride = slider("stride", stride, 1, 3, width="210px")
-        self.row = slider("δ row", 0, 0, 0, width="210px")
-        self.col = slider("δ col", 0, 0, 0, width="210px")
-        self.show = _show_choice()
-        view = PoolGradientView(self._x.shape)
-        rows = [W.HBox([W.VBox([self.kind, self.show]), W.VBox([self.kernel_size, self.stride]),
-                        W.VBox([self.row, self.col])])]
-        super().__init__(view, rows, watch=[self.kind, self.kernel_size, self.stride, self.row,
-                                            self.col, self.show])
-
-    def params(self):
-        return dict(x=self._x, kind=self.kind.value, kernel_size=self.kernel_size.value,
-                    stride=self.stride.value, row=self.row.value, col=self.col.value,
-                    show=self.show.value)
+        x = POOL_GRAD_X if x is None else np.asarray(x, dtype=np.float64)
+        c = dict(_cell_controls(),
+                 kind=choice("pooling", [("max", "max"), ("average", "avg")], kind,
+                             button_width="80px"),
+                 kernel_size=slider("kernel size", kernel_size, 2, 3, width="210px"),
+                 stride=slider("stride", stride, 1, 3, width="210px"))
+        rows = [W.HBox([W.VBox([c["kind"], c["show"]]), W.VBox([c["kernel_size"], c["stride"]]),
+                        W.VBox([c["row"], c["col"]])])]
+        super().__init__(PoolGradientView(x.shape), c, rows, fixed=dict(x=x))
 
 
 def pool_gradient_explorer(x=None, kind="max", kernel_size=2, stride=2):

@@ -1,20 +1,18 @@
 """The one base of every lesson app: controls → ``view.show(**params)`` → facts.
 
-An app is thin wiring. Its controls (sliders, dropdowns, toggles) are read by ``params()``,
-handed to a ``cnnlab.viz`` view's ``show(**params)``, which computes the facts (numbers from
-``cnnlab.functional``) and moves its artists; the app then shows the frame the view's renderer
-draws (an ``ipywidgets.Image``) and the facts' text below it. Adding a widget means
-subclassing :class:`App` once::
+An app is thin wiring. Its controls (sliders, dropdowns, toggles) are read into the keyword
+arguments of a ``cnnlab.viz`` view's ``show(**params)``, which computes the facts (numbers
+from ``cnnlab.functional``) and moves its artists; the app then shows the frame the view's
+renderer draws (an ``ipywidgets.Image``) and the facts' text below it. Adding a widget means
+subclassing one thing, the view; the app is configured, not subclassed::
 
-    class MyExplorer(App):
-        dynamic_controls = ("row",)            # controls that only move frame artists
+    def my_explorer():
+        return App(MyView(), controls=dict(row=slider("row", 0, 0, 5)),
+                   dynamic_controls=("row",))
 
-        def __init__(self):
-            self.row = slider("row", 0, 0, 5)
-            super().__init__(MyView(), rows=[self.row], watch=[self.row])
-
-        def params(self):
-            return dict(row=self.row.value)
+(``row`` is both the control's attribute name, ``app.row``, and the parameter of
+``MyView.show``.) Apps with more behaviour (a Play button, controls that follow the facts)
+subclass :class:`App` and override a hook.
 
 It renders the same in JupyterLab, classic Notebook, VS Code and voila with the default
 inline backend (no ``%matplotlib widget`` needed), and the layout never jumps: the picture
@@ -95,6 +93,17 @@ def choice(description: str, options, value, button_width: str = "150px") -> W.T
 class App:
     """A lesson app: controls + the view's frame in an Image + the facts' text in words.
 
+    App(view, controls, rows=None, watch=None, fixed=None, dynamic_controls=None)
+
+    view     : a ``cnnlab.viz.render.View``
+    controls : {parameter name: control}: each becomes an attribute (``app.row``) and its value
+               the keyword argument of ``view.show`` of that name
+    rows     : the widgets shown above the picture (default: the controls side by side)
+    watch    : the controls whose change redraws (default: all of ``controls``)
+    fixed    : more keyword arguments of ``view.show`` that no control changes (data)
+    dynamic_controls : the controls whose change only moves the view's frame artists (no full
+               redraw); the tests hold the view to it
+
     What it offers: ``.widget`` (the box to display; ``app`` alone in a cell shows it too),
     the controls as attributes (set ``.value`` to drive the app from code or a test, exactly as
     a student's mouse does), ``.figure`` (the view's matplotlib Figure, the same object on
@@ -104,20 +113,25 @@ class App:
     same as plain text), ``.hold()`` (change several controls, redraw once), ``.error`` (the
     message when a setting is impossible: it is explained and the last picture kept).
 
-    What a subclass provides: its controls and view, then ``super().__init__(view, rows,
-    watch)`` (``rows``: the widgets above the picture; ``watch``: the controls whose change
-    redraws), and ``params()`` (the keyword arguments of ``view.show``, read from the
-    controls). Optional: ``_sync(facts)`` (controls that follow the facts, e.g. a slider's
-    range), ``_summary_html(facts)``, ``image_format`` ("jpeg" for photographs) and
-    ``dynamic_controls`` (the controls whose change only moves the view's frame artists, no
-    full redraw; the tests hold the view to it).
+    Hooks a subclass may override: ``params()`` (when the controls do not map one to one onto
+    ``view.show``), ``_sync(facts)`` (controls that follow the facts, e.g. a slider's range),
+    ``_summary_html(facts)``; class attribute ``image_format = "jpeg"`` for photographs.
     """
 
     image_format = "png"
     dynamic_controls: tuple = ()
 
-    def __init__(self, view, rows, watch):
+    def __init__(self, view, controls: dict, rows=None, watch=None, fixed=None,
+                 dynamic_controls=None):
         self._view = view
+        self._controls = dict(controls)
+        self._fixed = dict(fixed or {})
+        for name, control in self._controls.items():
+            setattr(self, name, control)
+        if dynamic_controls is not None:
+            self.dynamic_controls = tuple(dynamic_controls)
+        watch = list(self._controls.values()) if watch is None else list(watch)
+        rows = [W.HBox(list(self._controls.values()))] if rows is None else list(rows)
         self._holding = 0
         self.facts = None
         self.error = None
@@ -129,16 +143,16 @@ class App:
         self.summary = W.HTML(layout=W.Layout(min_height="3.5em"))
         for control in watch:
             control.observe(self._on_change, names="value")
-        style = [W.HTML(_CHOICE_CSS, layout=W.Layout(height="0px", margin="0px"))
-                 if any(_CHOICE_CLASS in getattr(c, "_dom_classes", ()) for c in watch) else None]
-        self.widget = W.VBox([w for w in style if w] + [*rows, self.image, self.summary],
+        uses_choice = any(_CHOICE_CLASS in getattr(c, "_dom_classes", ()) for c in watch)
+        head = [W.HTML(_CHOICE_CSS, layout=W.Layout(height="0px", margin="0px"))] if uses_choice else []
+        self.widget = W.VBox([*head, *rows, self.image, self.summary],
                              layout=W.Layout(align_items="flex-start"))
         self.update()
 
-    # -- to be provided by subclasses ------------------------------------------------------
+    # -- hooks ---------------------------------------------------------------------------------
     def params(self) -> dict:
-        """The keyword arguments of ``view.show``, read from the controls."""
-        raise NotImplementedError
+        """The keyword arguments of ``view.show``: the fixed ones and the controls' values."""
+        return {**self._fixed, **{name: c.value for name, c in self._controls.items()}}
 
     def _sync(self, facts) -> None:
         """Make controls follow the facts (ranges, clamped positions); no redraw is triggered."""

@@ -19,16 +19,13 @@ class ChannelExplorer(App):
     def __init__(self, image, weight, bias, names):
         view = ChannelExplorerView(image, weight, bias, names)
         c_out = view.weight.shape[0]
-        self.out_channel = W.Dropdown(options=[(f"{o}: {view.names[o]}", o) for o in range(c_out)],
-                                      value=0, description="filter", layout=W.Layout(width="380px"))
-        self.bias = W.FloatSlider(value=float(view.bias[0]), min=-1.0, max=1.0, step=0.05,
-                                  description="bias b", continuous_update=True,
-                                  layout=W.Layout(width="300px"))
-        self.out_channel.observe(self._on_channel, names="value")
-        super().__init__(view, [W.HBox([self.out_channel, self.bias])], watch=[self.bias])
-
-    def params(self):
-        return dict(out_channel=self.out_channel.value, bias=self.bias.value)
+        out_channel = W.Dropdown(options=[(f"{o}: {view.names[o]}", o) for o in range(c_out)],
+                                 value=0, description="filter", layout=W.Layout(width="380px"))
+        bias = W.FloatSlider(value=float(view.bias[0]), min=-1.0, max=1.0, step=0.05,
+                             description="bias b", continuous_update=True,
+                             layout=W.Layout(width="300px"))
+        out_channel.observe(self._on_channel, names="value")   # sets the bias, then redraws
+        super().__init__(view, dict(out_channel=out_channel, bias=bias), watch=[bias])
 
     def _on_channel(self, change):
         """Each filter keeps its own bias: the slider shows the chosen filter's."""

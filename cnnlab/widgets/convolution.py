@@ -19,21 +19,18 @@ class ConvolutionStepper(App):
     def __init__(self, x=None, k=None, operation="correlate"):
         view = ConvolutionStepperView(x, k, operation, caption=False)   # equation: in the summary
         oh, ow = view.output_shape
-        self.row = slider("output row", 0, 0, oh - 1)
-        self.col = slider("output column", 0, 0, ow - 1)
+        row = slider("output row", 0, 0, oh - 1)
+        col = slider("output column", 0, 0, ow - 1)
         if view.ndim == 1:
-            self.row.layout.display = "none"
-        self.operation = choice("", [("cross-correlation (CNNs)", "correlate"),
-                                     ("convolution (flipped kernel)", "convolve")],
-                                operation, button_width="210px")
+            row.layout.display = "none"
+        operation = choice("", [("cross-correlation (CNNs)", "correlate"),
+                                ("convolution (flipped kernel)", "convolve")],
+                           operation, button_width="210px")
         self.play = W.Play(value=0, min=0, max=oh * ow - 1, interval=900, description="play")
         self.play.observe(self._on_play, names="value")
         self._width = ow
-        super().__init__(view, rows=[self.operation, W.HBox([self.play, self.row, self.col])],
-                         watch=[self.row, self.col, self.operation])
-
-    def params(self):
-        return dict(row=self.row.value, col=self.col.value, operation=self.operation.value)
+        super().__init__(view, dict(row=row, col=col, operation=operation),
+                         rows=[operation, W.HBox([self.play, row, col])])
 
     def _on_play(self, change):
         r, c = divmod(int(change["new"]), self._width)

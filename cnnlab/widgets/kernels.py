@@ -27,19 +27,19 @@ class KernelPlayground(App):
                                  layout=W.Layout(width="280px"))
         self.preset = W.Dropdown(options=names, value=preset, description="kernel",
                                  layout=W.Layout(width="340px"))
-        self.colours = choice("colours", [(c, c) for c in ("auto", "gray", "signed")], "auto",
-                              button_width="70px")
+        colours = choice("colours", [(c, c) for c in ("auto", "gray", "signed")], "auto",
+                         button_width="70px")
         start = IMAGE_KERNELS.get(preset, IMAGE_KERNELS["identity"])
         self.weights = [W.FloatText(value=round(float(v), 4), step=0.1, layout=W.Layout(width="72px"))
                         for v in start.ravel()]
         grid = W.GridBox(self.weights, layout=W.Layout(grid_template_columns="repeat(3, 76px)",
                                                        grid_gap="2px"))
         self.preset.observe(self._on_preset, names="value")
-        left = W.VBox([self.source, self.preset, self.colours])
+        left = W.VBox([self.source, self.preset, colours])
         rows = [W.HBox([left, W.VBox([W.Label("kernel weights (edit me)"), grid])],
                        layout=W.Layout(grid_gap="24px"))]
-        super().__init__(self._view_for(self.source.value), rows,
-                         watch=[self.source, self.colours, *self.weights])
+        super().__init__(self._view_for(self.source.value), dict(colours=colours), rows,
+                         watch=[self.source, colours, *self.weights])
 
     def _view_for(self, source):
         """One view per image (switching images switches views: no full redraw)."""

@@ -17,13 +17,10 @@ class StrideExplorer(App):
     dynamic_controls = ("n", "f", "s", "p", "d", "row", "col")
 
     def __init__(self, n, f, s, p, d):
-        self.n = slider("input N", n, 1, 16)
-        self.f = slider("kernel F", f, 1, 7)
-        self.s = slider("stride S", s, 1, 5)
-        self.p = slider("padding P", p, 0, 6)
-        self.d = slider("dilation D", d, 1, 4)
-        self.row = slider("window row", 0, 0, 0)
-        self.col = slider("window column", 0, 0, 0)
+        c = dict(n=slider("input N", n, 1, 16), f=slider("kernel F", f, 1, 7),
+                 s=slider("stride S", s, 1, 5), p=slider("padding P", p, 0, 6),
+                 d=slider("dilation D", d, 1, 4), row=slider("window row", 0, 0, 0),
+                 col=slider("window column", 0, 0, 0))
         self.play = W.Play(value=0, min=0, max=0, interval=700, description="play")
         self.play.observe(self._on_play, names="value")
         self.valid_button = W.Button(description="valid (P = 0)", layout=W.Layout(width="130px"))
@@ -32,15 +29,10 @@ class StrideExplorer(App):
         self.same_button.on_click(self._on_same)
         self.note = ""
         self._size = None
-        rows = [W.HBox([W.VBox([self.n, self.f, self.s]),
-                        W.VBox([self.p, self.d, W.HBox([self.valid_button, self.same_button])]),
-                        W.VBox([self.row, self.col, self.play])])]
-        super().__init__(StrideExplorerView(caption=False), rows,     # formula: in the summary
-                         watch=[self.n, self.f, self.s, self.p, self.d, self.row, self.col])
-
-    def params(self):
-        return dict(n=self.n.value, f=self.f.value, s=self.s.value, p=self.p.value,
-                    d=self.d.value, row=self.row.value, col=self.col.value)
+        rows = [W.HBox([W.VBox([c["n"], c["f"], c["s"]]),
+                        W.VBox([c["p"], c["d"], W.HBox([self.valid_button, self.same_button])]),
+                        W.VBox([c["row"], c["col"], self.play])])]
+        super().__init__(StrideExplorerView(caption=False), c, rows)   # formula: in the summary
 
     def _on_play(self, change):
         if not self._size:

@@ -24,19 +24,16 @@ class FeatureMapApp(App):
         n = len(self.images)
         # the slider has no readout of its own: the number box next to it shows the value
         # (and takes a typed one)
-        self.index = W.IntSlider(value=index, min=0, max=n - 1, description="digit #",
-                                 continuous_update=False, readout=False,
-                                 style={"description_width": "initial"},
-                                 layout=W.Layout(width="400px"))
+        index_slider = W.IntSlider(value=index, min=0, max=n - 1, description="digit #",
+                                   continuous_update=False, readout=False,
+                                   style={"description_width": "initial"},
+                                   layout=W.Layout(width="400px"))
         self.index_box = W.BoundedIntText(value=index, min=0, max=n - 1,
                                           layout=W.Layout(width="90px"))
         # slider and number box move together (a kernel-side link, so it also works headless)
-        W.link((self.index, "value"), (self.index_box, "value"))
-        super().__init__(view, [W.HBox([self.index, self.index_box])], watch=[self.index])
-
-    def params(self):
-        return dict(model=self.model, images=self.images, labels=self.labels,
-                    index=self.index.value)
+        W.link((index_slider, "value"), (self.index_box, "value"))
+        super().__init__(view, dict(index=index_slider), [W.HBox([index_slider, self.index_box])],
+                         fixed=dict(model=model, images=self.images, labels=self.labels))
 
 
 def feature_map_explorer(model, images, labels=None, index=0):
