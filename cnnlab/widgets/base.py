@@ -29,8 +29,8 @@ import ipywidgets as W
 
 from cnnlab.viz.style import ALERT
 
-__all__ = ["App", "slider", "choice", "set_range", "follow_cell", "prose_html", "inline_html", "plain_text",
-           "PROSE_STYLE", "MONO_STYLE"]
+__all__ = ["App", "slider", "choice", "set_range", "follow_cell", "prose_html", "inline_html",
+           "plain_text", "PROSE_STYLE", "MONO_STYLE"]
 
 
 # Explanations below a figure: proportional font, wrapped between words only (JupyterLab's
