@@ -1,4 +1,4 @@
-"""Figures of lessons 5-7 (cnnlab.viz.pooling, .backprop, .training): they draw what cnnlab.functional computes."""
+"""Figures of lessons 5-7 (viz.pooling, .backprop, .training): they draw what functional computes."""
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
