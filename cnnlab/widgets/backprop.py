@@ -23,6 +23,7 @@ class _DeltaCellApp(App):
     """An app whose ``row``/``col`` pick a δ cell, clamped to δ's shape by the facts."""
 
     dynamic_controls = ("row", "col", "show")
+    summary_lines = 4
 
     def _sync(self, facts):
         follow_cell(self.row, self.col, facts.delta.shape, (facts.row, facts.col))

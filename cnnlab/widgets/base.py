@@ -35,6 +35,7 @@ __all__ = ["App", "slider", "choice", "set_range", "follow_cell", "prose_html", 
 
 # Explanations below a figure: proportional font, wrapped between words only (JupyterLab's
 # output CSS sets word-break: break-all on <pre>, which splits "RdBu_r" into "RdBu" / "_r").
+_LINE_PX = 13.5 * 1.5           # font size x line height of the prose
 PROSE_STYLE = ("font-size:13.5px; line-height:1.5; margin:6px 0 2px 0; max-width:820px; "
                "white-space:normal; word-break:normal; overflow-wrap:break-word")
 MONO_STYLE = ("font-family:var(--jp-code-font-family, 'DejaVu Sans Mono', monospace); "
@@ -115,11 +116,14 @@ class App:
 
     Hooks a subclass may override: ``params()`` (when the controls do not map one to one onto
     ``view.show``), ``_sync(facts)`` (controls that follow the facts, e.g. a slider's range),
-    ``_summary_html(facts)``; class attribute ``image_format = "jpeg"`` for photographs.
+    ``_summary_html(facts)``; class attributes ``image_format = "jpeg"`` for photographs and
+    ``summary_lines`` (the room the summary reserves: its longest text, so that moving a
+    control never pushes the notebook below up or down).
     """
 
     image_format = "png"
     dynamic_controls: tuple = ()
+    summary_lines = 2          # lines of text the summary always reserves (no jump below)
 
     def __init__(self, view, controls: dict, rows=None, watch=None, fixed=None,
                  dynamic_controls=None):
@@ -140,7 +144,8 @@ class App:
         width = int(round(fig.get_size_inches()[0] * fig.dpi))
         self.image = W.Image(format=self.image_format,
                              layout=W.Layout(width=f"{width}px", max_width="100%", height="auto"))
-        self.summary = W.HTML(layout=W.Layout(min_height="3.5em"))
+        reserved = round(self.summary_lines * _LINE_PX + 8)          # + the prose's margins
+        self.summary = W.HTML(layout=W.Layout(min_height=f"{reserved}px"))
         for control in watch:
             control.observe(self._on_change, names="value")
         uses_choice = any(_CHOICE_CLASS in getattr(c, "_dom_classes", ()) for c in watch)

@@ -15,6 +15,7 @@ class ChannelExplorer(App):
 
     image_format = "jpeg"
     dynamic_controls = ("out_channel", "bias")
+    summary_lines = 3
 
     def __init__(self, image, weight, bias, names):
         view = ChannelExplorerView(image, weight, bias, names)

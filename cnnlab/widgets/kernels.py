@@ -16,6 +16,7 @@ class KernelPlayground(App):
 
     image_format = "jpeg"
     dynamic_controls = ("preset", "colours")
+    summary_lines = 3
 
     def __init__(self, images: dict, preset: str):
         self._images = images

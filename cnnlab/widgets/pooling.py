@@ -15,6 +15,7 @@ class PoolingApp(App):
     """Pooling type, size, stride, padding (and a shift of the input) on one feature map."""
 
     dynamic_controls = ("row", "col")
+    summary_lines = 5
 
     def __init__(self, feature_map=None, kind="max", kernel_size=2, stride=2, padding=0):
         x = default_feature_map() if feature_map is None else feature_map

@@ -15,6 +15,7 @@ class StrideExplorer(App):
     """Sliders for N, F, S, P, D; the sliding window, the output grid and the formula."""
 
     dynamic_controls = ("n", "f", "s", "p", "d", "row", "col")
+    summary_lines = 6
 
     def __init__(self, n, f, s, p, d):
         c = dict(n=slider("input N", n, 1, 16), f=slider("kernel F", f, 1, 7),
