@@ -20,8 +20,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")   # lesson-sized arrays: thre
 
 import numpy as np  # noqa: E402
 
-from cnnlab.widgets.convolution import (channel_explorer, convolution_stepper,  # noqa: E402
-                                        kernel_playground, stride_explorer)
+from cnnlab.widgets import (channel_explorer, convolution_stepper,  # noqa: E402
+                            kernel_playground, stride_explorer)
 from _widget_timing import report, timed_changes  # noqa: E402  (benchmarks/ is on sys.path)
 
 

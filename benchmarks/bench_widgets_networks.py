@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import cnnlab  # noqa: E402
 from cnnlab import data, models  # noqa: E402
-from cnnlab.widgets.networks import (backprop_explorer, feature_map_explorer,  # noqa: E402
-                                     pool_gradient_explorer, pooling_explorer)
+from cnnlab.widgets import (backprop_explorer, feature_map_explorer,  # noqa: E402
+                            pool_gradient_explorer, pooling_explorer)
 from _widget_timing import report, timed_changes  # noqa: E402  (benchmarks/ is on sys.path)
 
 

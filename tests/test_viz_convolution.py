@@ -9,7 +9,8 @@ from scipy import ndimage
 
 from cnnlab import functional as F
 from cnnlab.data import sample_image
-from cnnlab.viz import convolution as V
+from cnnlab import kernels, viz as V
+from cnnlab.viz.grids import kernel_labels
 
 
 @pytest.mark.parametrize("value, text", [
@@ -87,7 +88,7 @@ def png_pixels(fig: Figure) -> np.ndarray:
     (lambda: V.StrideExplorerView(), [dict(n=7, f=3, s=3), dict(n=5, f=3, s=1, p=1, row=2, col=3),
                                       dict(n=3, f=7), dict(n=8, f=2, s=2, d=2, row=1)]),
     (lambda: V.ChannelExplorerView(np.random.default_rng(0).random((20, 16, 3)),
-                                   *V.default_channel_weights()),
+                                   *kernels.default_channel_weights()),
      [dict(out_channel=1), dict(out_channel=1, bias=0.3), dict(out_channel=3)]),
 ])
 def test_blitted_frames_show_the_current_state(make, steps):
@@ -109,13 +110,13 @@ def test_blitted_frames_show_the_current_state(make, steps):
 def test_kernel_view_colours():
     img = sample_image("grace_hopper")[::4, ::4]
     view = V.KernelPlaygroundView(img)
-    facts = view.show(V.IMAGE_KERNELS["Sobel y (horizontal edges)"], "Sobel y (horizontal edges)")
+    facts = view.show(kernels.IMAGE_KERNELS["Sobel y (horizontal edges)"], "Sobel y (horizontal edges)")
     assert facts.signed and facts.vmin == -facts.vmax
-    np.testing.assert_array_equal(facts.result, F.correlate2d(img, V.IMAGE_KERNELS["Sobel y (horizontal edges)"]))
-    facts = view.show(V.IMAGE_KERNELS["Gaussian blur"], "Gaussian blur")
+    np.testing.assert_array_equal(facts.result, F.correlate2d(img, kernels.IMAGE_KERNELS["Sobel y (horizontal edges)"]))
+    facts = view.show(kernels.IMAGE_KERNELS["Gaussian blur"], "Gaussian blur")
     assert not facts.signed and (facts.vmin, facts.vmax) == (0.0, pytest.approx(1.0))
     assert facts.flat_response == pytest.approx(1.0)
-    facts = view.show(-V.IMAGE_KERNELS["box blur"], "custom")       # negative average: signed
+    facts = view.show(-kernels.IMAGE_KERNELS["box blur"], "custom")       # negative average: signed
     assert facts.signed
     with pytest.raises(ValueError, match="shape"):
         view.show(np.ones((2, 2)))
@@ -124,7 +125,7 @@ def test_kernel_view_colours():
 
 
 def test_flat_response_is_the_weight_sum():
-    for k in V.IMAGE_KERNELS.values():
+    for k in kernels.IMAGE_KERNELS.values():
         assert V.flat_response(k) == pytest.approx(k.sum())
 
 
@@ -180,7 +181,7 @@ def test_gallery_signed_maps_are_clipped_symmetrically_at_a_percentile():
     by_title = {ax.get_title(): ax.images[0] for ax in fig.axes if ax.images}
     sobel = by_title["Sobel x\n(vertical edges)"]
     vmin, vmax = sobel.get_clim()
-    result = F.correlate2d(img, V.IMAGE_KERNELS["Sobel x (vertical edges)"])
+    result = F.correlate2d(img, kernels.IMAGE_KERNELS["Sobel x (vertical edges)"])
     assert vmin == -vmax and vmax == pytest.approx(np.percentile(np.abs(result), 96))
     assert vmax < 0.5 * np.abs(result).max()          # the thin strong edges saturate
     assert by_title["box blur"].get_cmap().name == "gray"
@@ -189,7 +190,7 @@ def test_gallery_signed_maps_are_clipped_symmetrically_at_a_percentile():
 def test_playground_output_is_drawn_at_the_input_scale():
     digit = sample_image("digit")
     view = V.KernelPlaygroundView(digit)
-    view.show(V.IMAGE_KERNELS["Sobel x (vertical edges)"], "Sobel x (vertical edges)")
+    view.show(kernels.IMAGE_KERNELS["Sobel x (vertical edges)"], "Sobel x (vertical edges)")
     # Same data limits in both panels; output pixel (i, j) over input pixel (i + 1, j + 1).
     assert view.ax_out.get_xlim() == view.ax_img.get_xlim()
     assert view.ax_out.get_ylim() == view.ax_img.get_ylim()
@@ -201,16 +202,16 @@ def test_playground_output_is_drawn_at_the_input_scale():
 
 
 def test_kernel_labels():
-    factor, labels = V._kernel_labels(V.IMAGE_KERNELS["Sobel x (vertical edges)"] / 3)
+    factor, labels = kernel_labels(kernels.IMAGE_KERNELS["Sobel x (vertical edges)"] / 3)
     assert factor == "1/3 × " and labels == ["−1", "0", "1", "−2", "0", "2", "−1", "0", "1"]
-    assert V._kernel_labels(V.IMAGE_KERNELS["box blur"])[0] == "1/9 × "
-    assert V._kernel_labels(V.IMAGE_KERNELS["identity"]) == ("", ["0"] * 4 + ["1"] + ["0"] * 4)
-    assert V._kernel_labels(np.array([[0.123, -0.456]])) == ("", ["0.1", "−0.5"])
+    assert kernel_labels(kernels.IMAGE_KERNELS["box blur"])[0] == "1/9 × "
+    assert kernel_labels(kernels.IMAGE_KERNELS["identity"]) == ("", ["0"] * 4 + ["1"] + ["0"] * 4)
+    assert kernel_labels(np.array([[0.123, -0.456]])) == ("", ["0.1", "−0.5"])
 
 
 def test_channel_explorer_scales_and_readable_kernel_numbers():
     rgb = sample_image("grace_hopper", grayscale=False)[::4, ::4]
-    view = V.ChannelExplorerView(rgb, *V.default_channel_weights())
+    view = V.ChannelExplorerView(rgb, *kernels.default_channel_weights())
     facts = view.show(0)
     view.render_rgba()
     # The partial maps share one symmetric scale set by the partial maps alone; the output has

@@ -1,10 +1,10 @@
-"""Figures of lessons 5-7 (cnnlab.viz.networks): they draw what cnnlab.functional computes."""
+"""Figures of lessons 5-7 (viz.pooling, .backprop, .training): they draw what functional computes."""
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
 from cnnlab import functional as F
-from cnnlab.viz import networks as V
+from cnnlab import kernels, viz as V
 
 
 def _texts(fig):
@@ -50,9 +50,9 @@ def test_pool_window_and_shift():
 
 def test_default_feature_map_is_relu_of_sobel_on_the_digit():
     from cnnlab import data
-    m = V.default_feature_map()
+    m = kernels.default_feature_map()
     digit = data.sample_image("digit")
-    np.testing.assert_allclose(m, F.relu(F.correlate2d(digit, V.SOBEL_X, mode="same")))
+    np.testing.assert_allclose(m, F.relu(F.correlate2d(digit, kernels.SOBEL_X, mode="same")))
     assert m.shape == (28, 28) and m.min() == 0 and m.max() > 0
 
 
@@ -139,24 +139,24 @@ def test_plot_histories_and_architecture():
 
 
 def test_figures_keep_their_size_when_updated():
-    fig = V.PoolingFigure((10, 10))
-    size = tuple(fig.fig.get_size_inches())
+    fig = V.PoolingView((10, 10))
+    size = tuple(fig.figure.get_size_inches())
     x = np.random.default_rng(0).uniform(size=(10, 10))
     for k, s in [(1, 1), (4, 4), (3, 2)]:
         out, win = V.pool2d(x, "max", k, s)
-        fig.show(V.PoolingState(x, out, "max", k, s, 0, 0, 0, win))
-        assert tuple(fig.fig.get_size_inches()) == size
+        fig.draw(V.PoolingFacts(x, out, "max", k, s, 0, 0, 0, win))
+        assert tuple(fig.figure.get_size_inches()) == size
         assert fig.ax_out.get_xlim() == (0, 1)
-    assert V.figure_png(fig.fig)[:4] == b"\x89PNG"
+    assert V.figure_png(fig.figure)[:4] == b"\x89PNG"
 
 
 # ------------------------------------------------------------------ legibility (review fixes)
 def test_pooling_window_numbers_use_one_format_and_both_panels_have_a_colour_bar():
     x = np.array([[2.02, 0.0, 1.1, 0.5], [3.0, 1.0, 0.0, 0.0],
                   [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
-    fig = V.PoolingFigure(x.shape)
+    fig = V.PoolingView(x.shape)
     out, win = V.pool2d(x, "max", 2, 2)
-    fig.show(V.PoolingState(x, out, "max", 2, 2, 0, 0, 0, win))
+    fig.draw(V.PoolingFacts(x, out, "max", 2, 2, 0, 0, 0, win))
     shown = [t.get_text() for t in fig.ax_win.texts if t.get_visible()]
     assert sorted(shown) == ["0.00", "1.00", "2.02", "3.00"]        # not "0", "1", "2.02"
     assert "[0, 0] = 3.00" in fig.title_out.get_text()
@@ -165,13 +165,13 @@ def test_pooling_window_numbers_use_one_format_and_both_panels_have_a_colour_bar
     # an integer map keeps integers
     xi = np.arange(16.0).reshape(4, 4)
     out, win = V.pool2d(xi, "max", 2, 2)
-    fig.show(V.PoolingState(xi, out, "max", 2, 2, 0, 0, 0, win))
+    fig.draw(V.PoolingFacts(xi, out, "max", 2, 2, 0, 0, 0, win))
     assert sorted(t.get_text() for t in fig.ax_win.texts if t.get_visible()) == \
         ["0", "1", "4", "5"]
 
 
 def test_pooling_markers_are_large_enough_to_see():
-    fig = V.PoolingFigure((28, 28))
+    fig = V.PoolingView((28, 28))
     assert fig.win_in.get_linewidth() >= 3 and fig.win_dot.get_markersize() >= 7
 
 
@@ -179,20 +179,20 @@ def test_default_delta_has_no_zeros_and_a_zero_delta_says_so():
     for shape in [(3, 3), (2, 2), (5, 5), (3, 2)]:
         assert np.all(V.default_delta(shape) != 0)
     delta = np.array([[1.0, 0.0, 2.0], [0.0, 1.0, 1.0], [1.0, 1.0, 1.0]])
-    bf = V.BackpropFigure()
-    x, w = V.BACKPROP_X, V.BACKPROP_W
+    bf = V.BackpropView()
+    x, w = kernels.BACKPROP_X, kernels.BACKPROP_W
     for r, c, zero in [(0, 1, True), (0, 0, False)]:
         one = np.zeros_like(delta)
         one[r, c] = delta[r, c]
-        gx, gw, gb = V._conv_backward_2d(one, x, w, 1, 0)
-        bf.show(V.BackpropState(x, w, delta, gx, gw, gb, 1, 0, r, c, True))
+        gx, gw, gb = F.conv2d_backward(one[None, None], x[None, None], w[None, None])
+        bf.draw(V.BackpropFacts(x, w, delta, gx[0, 0], gw[0, 0], float(gb[0]), 1, 0, r, c, True))
         assert bf.zero_note.get_visible() == zero
         if zero:
             assert "nothing flows back" in bf.zero_note.get_text()
 
 
 def test_pool_gradient_numbers_are_at_least_9_points():
-    fig = V.PoolGradientFigure()
+    fig = V.PoolGradientView()
     for g in (fig.g_x, fig.g_y, fig.g_d, fig.g_dx):
         assert min(t.get_fontsize() for row in g.texts for t in row) >= 9
 

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from cnnlab import functional as F
-from cnnlab.viz import convolution as V
-from cnnlab.widgets.convolution import (App, channel_explorer, convolution_stepper, encode_frame,
-                                        kernel_playground, stride_explorer)
+from cnnlab import kernels, viz as V
+from cnnlab.viz.render import encode_frame
+from cnnlab.widgets import (App, channel_explorer, convolution_stepper, kernel_playground,
+                            stride_explorer)
 
 X = np.arange(9).reshape(3, 3)
 K = np.array([[0, 1], [2, 3]])
@@ -162,7 +163,7 @@ def test_playground_sobel_equals_functional(playground):
     app = playground
     app.source.value = "photo (Grace Hopper)"
     app.preset.value = "Sobel x (vertical edges)"
-    sobel = V.IMAGE_KERNELS["Sobel x (vertical edges)"]
+    sobel = kernels.IMAGE_KERNELS["Sobel x (vertical edges)"]
     np.testing.assert_array_equal(app.kernel, sobel)
     np.testing.assert_array_equal(app.facts.result, F.correlate2d(app.image_array, sobel))
     # Signed output: diverging map with symmetric limits, so no sign is hidden.
@@ -176,7 +177,7 @@ def test_playground_sobel_equals_functional(playground):
 
 def test_playground_presets_and_colours(playground):
     app = playground
-    for name, kernel in V.IMAGE_KERNELS.items():
+    for name, kernel in kernels.IMAGE_KERNELS.items():
         app.preset.value = name
         np.testing.assert_allclose(app.kernel, kernel, atol=1e-4)          # the boxes show it
         np.testing.assert_array_equal(app.facts.kernel, kernel)            # exact weights used
@@ -201,7 +202,7 @@ def test_playground_editing_a_weight_makes_a_custom_kernel(playground):
     np.testing.assert_allclose(app.facts.result, F.correlate2d(app.image_array, expected))
     assert app.facts.flat_response == 0.0
     app.preset.value = "sharpen"           # choosing a preset overwrites all nine boxes at once
-    np.testing.assert_array_equal(app.kernel, V.IMAGE_KERNELS["sharpen"])
+    np.testing.assert_array_equal(app.kernel, kernels.IMAGE_KERNELS["sharpen"])
     assert app.preset.value == "sharpen"
 
 
@@ -221,7 +222,7 @@ def test_playground_with_own_image():
     img[:, 6:] = 1.0                       # a vertical edge
     app = kernel_playground(img, preset="Sobel x (vertical edges)")
     res = app.facts.result
-    np.testing.assert_array_equal(res, F.correlate2d(img, V.IMAGE_KERNELS["Sobel x (vertical edges)"]))
+    np.testing.assert_array_equal(res, F.correlate2d(img, kernels.IMAGE_KERNELS["Sobel x (vertical edges)"]))
     assert res.max() == 4 and res.min() == 0
     with pytest.raises(ValueError, match="2-D gray image"):
         kernel_playground(np.zeros((5, 5, 3)))
@@ -341,7 +342,7 @@ def channels():
 
 def test_channel_explorer_sum_of_partials_is_conv2d(channels):
     app = channels
-    weight, bias, _ = V.default_channel_weights()
+    weight, bias, _ = kernels.default_channel_weights()
     x = app._view.x
     assert x.shape[0] == 3
     for o in range(weight.shape[0]):

@@ -1,4 +1,4 @@
-"""Headless tests of the lesson 5-7 apps (cnnlab.widgets.networks).
+"""Headless tests of the lesson 5-7 apps (cnnlab.widgets.pooling, .backprop, .training).
 
 Each app is built, its controls are set through ``.value`` (exactly what a student's slider
 does), and the numbers it shows are compared with cnnlab.functional called directly.
@@ -10,8 +10,8 @@ import pytest
 
 import cnnlab
 from cnnlab import functional as F
-from cnnlab.viz import networks as V
-from cnnlab.widgets import networks as Wn
+from cnnlab import viz as V
+from cnnlab import widgets as Wn
 
 
 @pytest.fixture(scope="module")
@@ -91,10 +91,10 @@ def test_pooling_explorer_window_and_winner(fmap):
             assert r0 <= wr < r0 + 3 and c0 <= wc < c0 + 3
             assert fmap[wr, wc] == app.output[r, c]
             # the green marker sits on the winner
-            xs, ys = app._fig.win_dot.get_data()
+            xs, ys = app._view.win_dot.get_data()
             assert (list(xs), list(ys)) == ([wc], [wr])
             # the orange rectangle outlines the window
-            assert app._fig.win_in.get_xy() == (c0 - 0.5, r0 - 0.5)
+            assert app._view.win_in.get_xy() == (c0 - 0.5, r0 - 0.5)
 
 
 def test_pooling_explorer_row_col_clamped_when_output_shrinks(fmap):
@@ -121,7 +121,7 @@ def test_pooling_explorer_shift_reports_changes():
 def test_pooling_explorer_l2_is_lp_pool_with_norm_2(fmap):
     app = Wn.pooling_explorer(fmap, kind="l2", kernel_size=2, stride=2)
     np.testing.assert_allclose(app.output, F.lp_pool2d(fmap[None, None], 2, 2, 2)[0, 0])
-    assert app.winners is None and not app._fig.win_best.get_visible()
+    assert app.winners is None and not app._view.win_best.get_visible()
 
 
 # ---------------------------------------------------------------------------------- backprop
@@ -247,7 +247,7 @@ def test_feature_map_explorer_shows_the_models_own_maps(lenet_and_digits):
         assert app.probabilities.sum() == pytest.approx(1.0)
         assert f"label {labels[i]}" in app.text and f"predicts {app.prediction}" in app.text
         # the images on screen are those arrays, with symmetric colour limits
-        im = app._fig.im1[0]
+        im = app._view.im1[0]
         np.testing.assert_allclose(np.asarray(im.get_array()), app.conv1[0])
         lo, hi = im.get_clim()
         assert lo == pytest.approx(-hi)
@@ -302,10 +302,10 @@ def _pixels(png):
 def test_partial_redraw_shows_what_a_full_draw_shows(make, moves):
     app = make()
     for name, value in moves:
-        before = app._renderer.full_draws
+        before = app._view.renderer.full_draws
         getattr(app, name).value = value
         # moving the selected cell redraws only the artists that move
-        assert (app._renderer.full_draws == before) == (name in app.dynamic_controls)
+        assert (app._view.renderer.full_draws == before) == (name in app.dynamic_controls)
         shown, full = _pixels(app.image.value), _pixels(V.figure_png(app.figure))
         assert shown.shape == full.shape
         differ = np.abs(shown - full).max(axis=-1) > 8      # antialiasing of a few edge pixels
@@ -331,9 +331,9 @@ def test_backprop_explorer_default_delta_sends_something_from_every_cell():
     delta = np.array([[1.0, 0.0], [2.0, 1.0]])
     app = Wn.backprop_explorer(np.arange(9.0).reshape(3, 3), np.ones((2, 2)), delta)
     app.col.value = 1
-    assert "nothing flows back" in app.text and app._fig.zero_note.get_visible()
+    assert "nothing flows back" in app.text and app._view.zero_note.get_visible()
     app.show.value = "all"
-    assert not app._fig.zero_note.get_visible()
+    assert not app._view.zero_note.get_visible()
 
 
 def test_feature_map_explorer_shows_the_index_once(lenet_and_digits):
