@@ -84,3 +84,13 @@ def check_probability(value, name: str, owner: str, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value <= 1:
         raise ValueError(f"{owner}: {name} ({what}) must be between 0 and 1, got {value!r}")
     return float(value)
+
+
+def check_count(value, name: str, owner: str | None = None, minimum: int = 1) -> int:
+    """A whole number >= minimum (0: "non-negative", 1: "positive"); ValueError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        what = {0: "a non-negative integer", 1: "a positive integer"}.get(
+            minimum, f"an integer >= {minimum}")
+        where = f"{owner}: " if owner else ""
+        raise ValueError(f"{where}{name} must be {what}, got {value!r}")
+    return int(value)

@@ -26,7 +26,7 @@ float32 unless a layer is built with ``dtype=np.float64`` (gradient checks).
 
 One concept a file: ``module.py`` (Parameter, Module, manual_seed), ``conv.py``,
 ``pooling.py``, ``activation.py``, ``linear.py`` (Linear, Flatten, Dropout), ``container.py``
-(Sequential), ``loss.py`` (CrossEntropyLoss), ``summary.py``. Import everything from
+(Sequential), ``loss.py`` (CrossEntropyLoss), ``summarize.py`` (summary). Import everything from
 ``cnnlab.nn``.
 """
 from __future__ import annotations
@@ -38,7 +38,7 @@ from cnnlab.nn.linear import Dropout, Flatten, Linear
 from cnnlab.nn.loss import CrossEntropyLoss
 from cnnlab.nn.module import Module, Parameter, get_rng, manual_seed
 from cnnlab.nn.pooling import AvgPool1d, AvgPool2d, LPPool2d, MaxPool1d, MaxPool2d
-from cnnlab.nn.summary import Summary, SummaryRow, summary
+from cnnlab.nn.summarize import Summary, SummaryRow, summary
 
 __all__ = [
     "Parameter", "Module", "manual_seed", "get_rng",
