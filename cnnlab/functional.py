@@ -25,12 +25,15 @@ over the k*k kernel taps or over blocks of images, never over pixels.
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from cnnlab._args import (activation_args, cast, check_bias, check_grad_output, check_indices,
+                          check_dim, check_norm_type, check_probability, check_size_args,
+                          conv_args, cross_entropy_args, float_array, is_int, linear_args,
+                          numeric_array, pool_args, positive_int, real_number, signal_args)
 from cnnlab._windows import (col2im, col2im_batch_last, get_num_threads, im2col_into, out_len, pad_nchw,
                              parallel_for, set_num_threads, tap_slice, window_view)
 
@@ -65,176 +68,8 @@ _CHUNK_BYTES = 2 << 20
 
 
 # ----------------------------------------------------------------------------------------------
-# argument checking (one place, so every message has the same shape)
-# ----------------------------------------------------------------------------------------------
-
-def _is_int(v) -> bool:
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
-
-
-def _numeric_array(x, name: str, fn: str) -> np.ndarray:
-    """np.asarray(x) that refuses strings, objects and other non-numbers with a clear TypeError."""
-    try:
-        a = np.asarray(x)
-    except (TypeError, ValueError) as exc:  # ragged nested lists, ...
-        raise TypeError(f"{fn}: {name} must be a numeric array; could not convert it ({exc})") from None
-    if a.dtype.kind not in "biufc":
-        what = {"U": "strings", "S": "bytes", "O": "Python objects", "V": "records",
-                "M": "dates", "m": "time deltas"}.get(a.dtype.kind, f"dtype {a.dtype}")
-        raise TypeError(
-            f"{fn}: {name} must be a numeric array, got an array of {what} (dtype={a.dtype}); "
-            f"convert it first, e.g. np.asarray({name}, dtype=np.float32)"
-        )
-    return a
-
-
-def _float_array(x, name: str, fn: str) -> np.ndarray:
-    """Numeric, real array; int/bool become float64, float arrays are returned as they are."""
-    a = _numeric_array(x, name, fn)
-    if a.dtype.kind == "c":
-        raise TypeError(f"{fn}: {name} must be real, got complex dtype {a.dtype}; use {name}.real")
-    if a.dtype.kind != "f":
-        a = a.astype(np.float64)
-    return a
-
-
-def _cast(a: np.ndarray, dtype) -> np.ndarray:
-    return a if a.dtype == dtype else a.astype(dtype)
-
-
-def _int_tuple(v, n: int, name: str, fn: str, minimum: int) -> tuple[int, ...]:
-    """An int or an n-tuple of ints, each >= minimum."""
-    if _is_int(v):
-        vals = (int(v),) * n
-    elif isinstance(v, (tuple, list)) and len(v) == n and all(_is_int(e) for e in v):
-        vals = tuple(int(e) for e in v)
-    else:
-        shape = "an int" if n == 1 else f"an int or a tuple of {n} ints"
-        raise TypeError(f"{fn}: {name} must be {shape}, got {v!r}")
-    for e in vals:
-        if e < minimum:
-            if name == "padding":
-                raise ValueError(f"{fn}: padding must be >= 0, got {v!r}; padding adds zeros "
-                                 "around the input, so it cannot be negative")
-            raise ValueError(f"{fn}: {name} must be >= {minimum}, got {v!r}")
-    return vals
-
-
-def _shape_hint(shape, nd: int, what: str) -> str:
-    """Suggest the fix for an input with the wrong number of axes."""
-    want = nd + 2
-    if len(shape) == want - 2:
-        single = "signal" if nd == 1 else "image"
-        return f"; for a single {single} use x[None, None]"
-    if len(shape) == want - 1:
-        return f"; for a single {what} use x[None] (adds the batch axis)"
-    return ""
-
-
-def _check_batched_input(x, fn: str, nd: int) -> np.ndarray:
-    x = _float_array(x, "input", fn)
-    layout = "(N, C_in, L)" if nd == 1 else "(N, C_in, H, W)"
-    if fn.startswith(("max_pool", "avg_pool", "sum_pool", "lp_pool")):
-        layout = "(N, C, L)" if nd == 1 else "(N, C, H, W)"
-    if x.ndim != nd + 2:
-        what = "multi-channel signal" if nd == 1 else "multi-channel image"
-        raise ValueError(
-            f"{fn}: input must be {nd + 2}-D {layout}, got shape {tuple(x.shape)}"
-            + _shape_hint(x.shape, nd, what)
-        )
-    return x
-
-
-def _fits(fn: str, sizes, kernel, dilation, pads, axis_names) -> None:
-    """The dilated kernel must fit in the padded input along every axis."""
-    for n, k, d, (p0, p1), ax in zip(sizes, kernel, dilation, pads, axis_names):
-        span = d * (k - 1) + 1
-        if span > n + p0 + p1:
-            dil = f" = dilation {d}*({k}-1)+1" if d != 1 else ""
-            raise ValueError(
-                f"{fn}: the kernel spans {span} pixels along the {ax}{dil} (kernel_size {k}), "
-                f"which is larger than the padded input {ax} {n + p0 + p1} "
-                f"({ax} {n} + padding {p0}+{p1}); use a smaller kernel_size or dilation, "
-                "more padding, or a larger input"
-            )
-
-
-def _conv_padding(padding, nd: int, kernel, dilation, stride, fn: str):
-    """Normalise conv padding to ((before, after), ...) per spatial axis.
-
-    "valid" = no padding; "same" = output as large as the input (stride 1 only, as PyTorch):
-    the total padding d*(k-1) is split with the extra pixel, when it is odd, on the right/bottom.
-    """
-    if isinstance(padding, str):
-        if padding == "valid":
-            return tuple((0, 0) for _ in range(nd))
-        if padding == "same":
-            if any(s != 1 for s in stride):
-                raise ValueError(f"{fn}: padding='same' requires stride=1 (as in PyTorch), got "
-                                 f"stride={stride if nd > 1 else stride[0]}; use an int padding "
-                                 "with strides")
-            pads = []
-            for k, d in zip(kernel, dilation):
-                total = d * (k - 1)
-                pads.append((total // 2, total - total // 2))
-            return tuple(pads)
-        raise ValueError(f"{fn}: padding must be an int, a tuple of ints, 'valid' or 'same', "
-                         f"got {padding!r}")
-    p = _int_tuple(padding, nd, "padding", fn, 0)
-    return tuple((e, e) for e in p)
-
-
-def _check_weight(weight, x: np.ndarray, fn: str, nd: int) -> np.ndarray:
-    weight = _float_array(weight, "weight", fn)
-    if weight.ndim != nd + 2:
-        layout = "(C_out, C_in, k)" if nd == 1 else "(C_out, C_in, kH, kW)"
-        hint = " for a single 2-D kernel use k[None, None]" if nd == 2 and weight.ndim == 2 else ""
-        if nd == 1 and weight.ndim == 1:
-            hint = " for a single 1-D kernel use k[None, None]"
-        raise ValueError(f"{fn}: weight must be {nd + 2}-D {layout}, got shape "
-                         f"{tuple(weight.shape)};{hint or ' reshape it'}")
-    if weight.shape[1] != x.shape[1]:
-        raise ValueError(
-            f"{fn}: input has {x.shape[1]} channels (input.shape[1]) but weight expects "
-            f"{weight.shape[1]} (weight.shape[1]); the weight must be (C_out, C_in={x.shape[1]}, ...)"
-        )
-    if min(weight.shape) == 0:
-        raise ValueError(f"{fn}: weight has an empty axis, shape {tuple(weight.shape)}")
-    return _cast(weight, x.dtype)
-
-
-def _check_bias(bias, c_out: int, dtype, fn: str):
-    if bias is None:
-        return None
-    bias = _float_array(bias, "bias", fn)
-    if bias.shape != (c_out,):
-        raise ValueError(f"{fn}: bias must have shape (C_out,) = ({c_out},), one value per "
-                         f"output channel, got shape {tuple(bias.shape)}")
-    return _cast(bias, dtype)
-
-
-# ----------------------------------------------------------------------------------------------
 # formulas
 # ----------------------------------------------------------------------------------------------
-
-def _check_formula_args(fn, n, kernel_size, stride, padding, dilation):
-    for name, v, lo in (("n", n, 1), ("kernel_size", kernel_size, 1), ("stride", stride, 1),
-                        ("padding", padding, 0), ("dilation", dilation, 1)):
-        if not _is_int(v):
-            raise TypeError(f"{fn}: {name} must be an int, got {v!r}")
-        if v < lo:
-            if name == "padding":
-                raise ValueError(f"{fn}: padding must be >= 0, got {v}")
-            raise ValueError(f"{fn}: {name} must be >= {lo}, got {v}")
-    span = dilation * (kernel_size - 1) + 1
-    if span > n + 2 * padding:
-        dil = f" (dilation {dilation}*({kernel_size}-1)+1)" if dilation != 1 else ""
-        raise ValueError(
-            f"{fn}: the kernel (kernel_size={kernel_size}) spans {span} pixels{dil}, more than "
-            f"the padded input n + 2*padding = {n} + 2*{padding} = {n + 2 * padding}; use a "
-            "smaller kernel_size or dilation, more padding, or a larger input"
-        )
-
 
 def _formula_text(n, k, s, p, d) -> str:
     """The output-size formula with the numbers filled in, without needless terms."""
@@ -261,7 +96,7 @@ def output_size(n, kernel_size, stride=1, padding=0, dilation=1, strict=False) -
     2
     """
     fn = "output_size"
-    _check_formula_args(fn, n, kernel_size, stride, padding, dilation)
+    check_size_args(fn, n, kernel_size, stride, padding, dilation)
     covered = n + 2 * padding - dilation * (kernel_size - 1) - 1
     o = covered // stride + 1
     rest = covered % stride
@@ -282,7 +117,7 @@ def output_size_exact(n, kernel_size, stride=1, padding=0, dilation=1) -> float:
     For explanations and widgets: a fractional value means the stride does not fit and
     ``output_size`` rounds down.
     """
-    _check_formula_args("output_size_exact", n, kernel_size, stride, padding, dilation)
+    check_size_args("output_size_exact", n, kernel_size, stride, padding, dilation)
     return (n + 2 * padding - dilation * (kernel_size - 1) - 1) / stride + 1
 
 
@@ -297,12 +132,11 @@ def conv_parameter_count(in_channels, out_channels, kernel_size, bias=True) -> i
     """
     fn = "conv_parameter_count"
     for name, v in (("in_channels", in_channels), ("out_channels", out_channels)):
-        if not _is_int(v) or v < 1:
-            raise ValueError(f"{fn}: {name} must be a positive int, got {v!r}")
-    if _is_int(kernel_size):
+        positive_int(v, name, fn)
+    if is_int(kernel_size):
         ks = (int(kernel_size),) * 2
     elif isinstance(kernel_size, (tuple, list)) and 1 <= len(kernel_size) <= 3 and all(
-            _is_int(k) for k in kernel_size):
+            is_int(k) for k in kernel_size):
         ks = tuple(int(k) for k in kernel_size)
     else:
         raise TypeError(f"{fn}: kernel_size must be an int or a tuple of ints, got {kernel_size!r}")
@@ -331,14 +165,13 @@ def receptive_field(layers) -> list[int]:
     fn = "receptive_field"
     r, jump, out = 1, 1, []
     for idx, layer in enumerate(layers):
-        if _is_int(layer):
+        if is_int(layer):
             layer = (layer,)
         if not isinstance(layer, (tuple, list)) or not 1 <= len(layer) <= 3:
             raise TypeError(f"{fn}: layers[{idx}] must be (kernel_size, stride, dilation), got {layer!r}")
         k, s, d = (tuple(layer) + (1, 1))[:3]
         for name, v in (("kernel_size", k), ("stride", s), ("dilation", d)):
-            if not _is_int(v) or v < 1:
-                raise ValueError(f"{fn}: layers[{idx}] {name} must be a positive int, got {v!r}")
+            positive_int(v, f"layers[{idx}] {name}", fn)
         r += d * (k - 1) * jump
         jump *= s
         out.append(int(r))
@@ -348,39 +181,6 @@ def receptive_field(layers) -> list[int]:
 # ----------------------------------------------------------------------------------------------
 # single arrays, scipy.signal semantics
 # ----------------------------------------------------------------------------------------------
-
-_MODES = ("valid", "same", "full")
-
-
-def _pedagogical_args(x, k, mode, nd, fn):
-    x = _numeric_array(x, "x", fn)
-    k = _numeric_array(k, "k", fn)
-    if x.dtype == bool:
-        x = x.astype(np.int64)
-    if k.dtype == bool:
-        k = k.astype(np.int64)
-    kind = "1-D" if nd == 1 else "2-D"
-    for name, a in (("x", x), ("k", k)):
-        if a.ndim != nd:
-            extra = ""
-            if nd == 2 and a.ndim == 4:
-                extra = "; for batches of multi-channel images use conv2d"
-            elif nd == 2 and a.ndim == 3:
-                extra = "; for a colour image correlate each channel, or use conv2d"
-            raise ValueError(f"{fn}: {name} must be {kind}, got shape {tuple(a.shape)}{extra}")
-        if a.size == 0:
-            raise ValueError(f"{fn}: {name} is empty (shape {tuple(a.shape)})")
-    if mode not in _MODES:
-        raise ValueError(f"{fn}: mode must be 'valid', 'same' or 'full', got {mode!r}")
-    if mode == "valid":
-        bigger = all(a >= b for a, b in zip(x.shape, k.shape))
-        smaller = all(a <= b for a, b in zip(x.shape, k.shape))
-        if not (bigger or smaller):
-            raise ValueError(f"{fn}: in 'valid' mode x {tuple(x.shape)} must be at least as large "
-                             f"as k {tuple(k.shape)} in every dimension (or the other way round, as "
-                             "in scipy.signal); use mode='same' or 'full'")
-    return x, k
-
 
 def _crop_plan(n, a, mode, same_offset):
     """(pad_before, pad_after, out_len) along one axis, for a correlation of a length-n signal
@@ -428,7 +228,7 @@ def correlate2d(x, k, mode="valid"):
     >>> correlate2d(np.arange(9).reshape(3, 3), [[0, 1], [2, 3]]).tolist()
     [[19, 25], [37, 43]]
     """
-    x, k = _pedagogical_args(x, k, mode, 2, "correlate2d")
+    x, k = signal_args(x, k, mode, 2, "correlate2d")
     if k.dtype.kind == "c":
         k = k.conj()  # scipy conjugates the kernel of a correlation
     # scipy centres a correlation's "same" output on kernel index k//2
@@ -443,7 +243,7 @@ def convolve2d(x, k, mode="valid"):
     Shapes and modes as ``correlate2d``; "same" is centred as scipy.signal.convolve2d
     (for an even kernel this differs by one pixel from correlate2d with the flipped kernel).
     """
-    x, k = _pedagogical_args(x, k, mode, 2, "convolve2d")
+    x, k = signal_args(x, k, mode, 2, "convolve2d")
     flipped = k[::-1, ::-1]
     return _correlate_nd(x, flipped, mode, ((k.shape[0] - 1) // 2, (k.shape[1] - 1) // 2))
 
@@ -458,7 +258,7 @@ def correlate1d(x, k, mode="valid"):
     >>> correlate1d([0, 1, 2, 3], [1, 2]).tolist()
     [2, 5, 8]
     """
-    x, k = _pedagogical_args(x, k, mode, 1, "correlate1d")
+    x, k = signal_args(x, k, mode, 1, "correlate1d")
     if k.dtype.kind == "c":
         k = k.conj()
     return _correlate_nd(x, k, mode, ((k.shape[0] - 1) // 2,))
@@ -470,7 +270,7 @@ def convolve1d(x, k, mode="valid"):
     >>> convolve1d([0, 1, 2, 3], [1, 2]).tolist()
     [1, 4, 7]
     """
-    x, k = _pedagogical_args(x, k, mode, 1, "convolve1d")
+    x, k = signal_args(x, k, mode, 1, "convolve1d")
     return _correlate_nd(x, k[::-1], mode, ((k.shape[0] - 1) // 2,))
 
 
@@ -498,25 +298,6 @@ class ConvCache:
     stride: tuple
     dilation: tuple
     batch_last: bool
-
-
-def _conv2d_args(fn, input, weight, bias, stride, padding, dilation, nd):
-    """Validate and normalise; returns x4, w4, b, stride2, pads4, dilation2 in 2-D form.
-
-    1-D convolutions run as 2-D ones on images of height 1 (x[:, :, None, :]).
-    """
-    x = _check_batched_input(input, fn, nd)
-    w = _check_weight(weight, x, fn, nd)
-    b = _check_bias(bias, w.shape[0], x.dtype, fn)
-    s = _int_tuple(stride, nd, "stride", fn, 1)
-    d = _int_tuple(dilation, nd, "dilation", fn, 1)
-    kernel = w.shape[2:]
-    pads = _conv_padding(padding, nd, kernel, d, s, fn)
-    names = ("length",) if nd == 1 else ("height", "width")
-    _fits(fn, x.shape[2:], kernel, d, pads, names)
-    if nd == 1:
-        return (x[:, :, None, :], w[:, :, None, :], b, (1, s[0]), (0, 0) + pads[0], (1, d[0]))
-    return x, w, b, s, pads[0] + pads[1], d
 
 
 def _conv2d_forward(x, w, b, stride, pads, dilation):
@@ -745,7 +526,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1):
         out[n, o, y, x] = bias[o] + sum_{c,i,j} weight[o, c, i, j]
                                           * padded[n, c, y*sH + i*dH, x*sW + j*dW]
     """
-    x, w, b, s, pads, d = _conv2d_args("conv2d", input, weight, bias, stride, padding, dilation, 2)
+    x, w, b, s, pads, d = conv_args("conv2d", input, weight, bias, stride, padding, dilation, 2)
     return _conv2d_forward(x, w, b, s, pads, d)
 
 
@@ -755,17 +536,9 @@ def conv2d_with_cache(input, weight, bias=None, stride=1, padding=0, dilation=1)
     Pass the cache to ``conv2d_backward(..., cache=cache)`` so the backward reuses the im2col
     columns instead of rebuilding them (this is what ``nn.Conv2d`` does).
     """
-    x, w, b, s, pads, d = _conv2d_args("conv2d", input, weight, bias, stride, padding, dilation, 2)
+    x, w, b, s, pads, d = conv_args("conv2d", input, weight, bias, stride, padding, dilation, 2)
     out, cols, batch_last = _conv2d_forward_cached(x, w, b, s, pads, d)
     return out, ConvCache(cols, x.shape, pads, s, d, batch_last)
-
-
-def _check_grad_output(go, expected_shape, dtype, fn):
-    go = _float_array(go, "grad_output", fn)
-    if go.shape != tuple(expected_shape):
-        raise ValueError(f"{fn}: grad_output must have the forward output's shape "
-                         f"{tuple(expected_shape)}, got {tuple(go.shape)}")
-    return _cast(go, dtype)
 
 
 def _conv_out_shape(x4, w4, s, pads, d):
@@ -791,11 +564,11 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
     convolution of grad_output with the weight (implemented as W^T @ grad_output + col2im).
     """
     fn = "conv2d_backward"
-    x, w, _, s, pads, d = _conv2d_args(fn, input, weight, None, stride, padding, dilation, 2)
-    go = _check_grad_output(grad_output, _conv_out_shape(x, w, s, pads, d), x.dtype, fn)
+    x, w, _, s, pads, d = conv_args(fn, input, weight, None, stride, padding, dilation, 2)
+    go = check_grad_output(grad_output, _conv_out_shape(x, w, s, pads, d), x.dtype, fn)
     cols, batch_last = _cache_cols(cache, x.shape, pads, s, d, fn)
     gi, gw, gb = _conv2d_backward(go, x, w, s, pads, d, needs_input_grad, cols, batch_last)
-    return gi, _cast(gw, np.asarray(weight).dtype if _is_float(weight) else gw.dtype), gb
+    return gi, cast(gw, np.asarray(weight).dtype if _is_float(weight) else gw.dtype), gb
 
 
 def _is_float(a) -> bool:
@@ -824,13 +597,13 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1):
         out[n, o, t] = bias[o] + sum_{c,i} weight[o, c, i] * padded[n, c, t*s + i*d]
     Runs as conv2d on images of height 1.
     """
-    x, w, b, s, pads, d = _conv2d_args("conv1d", input, weight, bias, stride, padding, dilation, 1)
+    x, w, b, s, pads, d = conv_args("conv1d", input, weight, bias, stride, padding, dilation, 1)
     return _conv2d_forward(x, w, b, s, pads, d)[:, :, 0, :]
 
 
 def conv1d_with_cache(input, weight, bias=None, stride=1, padding=0, dilation=1):
     """``conv1d`` returning ``(out, cache)`` for ``conv1d_backward(..., cache=cache)``."""
-    x, w, b, s, pads, d = _conv2d_args("conv1d", input, weight, bias, stride, padding, dilation, 1)
+    x, w, b, s, pads, d = conv_args("conv1d", input, weight, bias, stride, padding, dilation, 1)
     out, cols, batch_last = _conv2d_forward_cached(x, w, b, s, pads, d)
     return out[:, :, 0, :], ConvCache(cols, x.shape, pads, s, d, batch_last)
 
@@ -843,54 +616,18 @@ def conv1d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
     returns (grad_input (N, C_in, L) or None, grad_weight (C_out, C_in, k), grad_bias (C_out,))
     """
     fn = "conv1d_backward"
-    x, w, _, s, pads, d = _conv2d_args(fn, input, weight, None, stride, padding, dilation, 1)
+    x, w, _, s, pads, d = conv_args(fn, input, weight, None, stride, padding, dilation, 1)
     n, c_out, _, ol = _conv_out_shape(x, w, s, pads, d)
-    go = _check_grad_output(grad_output, (n, c_out, ol), x.dtype, fn)[:, :, None, :]
+    go = check_grad_output(grad_output, (n, c_out, ol), x.dtype, fn)[:, :, None, :]
     cols, batch_last = _cache_cols(cache, x.shape, pads, s, d, fn)
     gi, gw, gb = _conv2d_backward(go, x, w, s, pads, d, needs_input_grad, cols, batch_last)
-    gw = _cast(gw[:, :, 0, :], np.asarray(weight).dtype if _is_float(weight) else gw.dtype)
+    gw = cast(gw[:, :, 0, :], np.asarray(weight).dtype if _is_float(weight) else gw.dtype)
     return (None if gi is None else gi[:, :, 0, :]), gw, gb
 
 
 # ----------------------------------------------------------------------------------------------
 # pooling
 # ----------------------------------------------------------------------------------------------
-
-def _pool_args(fn, input, kernel_size, stride, padding, dilation, nd, check_half=True):
-    """Validate pooling arguments; return x4 and 2-D kernel, stride, pads4, dilation."""
-    x = _check_batched_input(input, fn, nd)
-    k = _int_tuple(kernel_size, nd, "kernel_size", fn, 1)
-    s = k if stride is None else _int_tuple(stride, nd, "stride", fn, 1)
-    p = _int_tuple(padding, nd, "padding", fn, 0)
-    d = _int_tuple(dilation, nd, "dilation", fn, 1)
-    if check_half:
-        for kk, pp in zip(k, p):
-            if pp > kk // 2:
-                raise ValueError(
-                    f"{fn}: padding must be at most half the kernel size (PyTorch's rule), got "
-                    f"padding={padding!r} with kernel_size={kernel_size!r}; use padding <= {kk // 2}"
-                )
-    names = ("length",) if nd == 1 else ("height", "width")
-    _fits(fn, x.shape[2:], k, d, [(e, e) for e in p], names)
-    for n, kk, ss, pp, dd, ax in zip(x.shape[2:], k, s, p, d, names):
-        if dd > 1 and pp > 0:
-            _check_windows_see_input(fn, n, kk, ss, pp, dd, ax)
-    if nd == 1:
-        return x[:, :, None, :], (1, k[0]), (1, s[0]), (0, 0, p[0], p[0]), (1, d[0])
-    return x, k, s, (p[0], p[0], p[1], p[1]), d
-
-
-def _check_windows_see_input(fn, n, k, s, p, d, axis):
-    """With dilation, a window may fall entirely on padding (its taps straddle the input).
-    PyTorch then returns -inf and a meaningless index; we refuse instead."""
-    o = out_len(n, k, s, d, 2 * p)
-    taps = np.arange(o)[:, None] * s - p + np.arange(k)[None, :] * d    # (O, k) input positions
-    inside = ((taps >= 0) & (taps < n)).any(axis=1)
-    if not inside.all():
-        raise ValueError(f"{fn}: with padding={p} and dilation={d} the pooling window at "
-                         f"{axis} position {int(np.argmin(inside))} sees only padding; use less "
-                         "padding or a smaller dilation")
-
 
 def _pool_out_hw(x4, k, s, pads, d):
     _, _, h, w = x4.shape
@@ -1019,7 +756,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, return_in
     the flat position row*W + col of each maximum in the unpadded H*W plane.
     Ties go to the FIRST maximum in row-major window order (as PyTorch).
     """
-    x, k, s, pads, d = _pool_args("max_pool2d", input, kernel_size, stride, padding, dilation, 2)
+    x, k, s, pads, d = pool_args("max_pool2d", input, kernel_size, stride, padding, dilation, 2)
     out, tap = _max_pool2d_taps(x, k, s, pads, d)
     if return_indices:
         return out, _flat_indices(tap, x.shape, k, s, pads, d)
@@ -1037,10 +774,10 @@ def max_pool2d_backward(grad_output, input, kernel_size, stride=None, padding=0,
     returns grad_input (N, C, H, W)
     """
     fn = "max_pool2d_backward"
-    x, k, s, pads, d = _pool_args(fn, input, kernel_size, stride, padding, dilation, 2)
-    go = _check_grad_output(grad_output, x.shape[:2] + _pool_out_hw(x, k, s, pads, d), x.dtype, fn)
+    x, k, s, pads, d = pool_args(fn, input, kernel_size, stride, padding, dilation, 2)
+    go = check_grad_output(grad_output, x.shape[:2] + _pool_out_hw(x, k, s, pads, d), x.dtype, fn)
     if indices is not None:
-        indices = _check_indices(indices, go.shape, fn)
+        indices = check_indices(indices, go.shape, fn)
         return _max_pool_backward_indices(go, indices, x.shape, k, s, d, fn)
     tap = _max_pool2d_taps(x, k, s, pads, d)[1]
     return _max_pool_backward_taps(go, tap, x.shape, k, s, pads, d)
@@ -1050,24 +787,16 @@ def _max_pool2d_with_taps(input, kernel_size, stride, padding, dilation):
     """``max_pool2d`` for ``nn.MaxPool2d`` in training: returns out and the winning tap of
     each window (small ints, see ``_max_pool2d_taps``). Cheaper than flat indices, both to
     make and to use in ``_max_pool2d_backward_taps``."""
-    x, k, s, pads, d = _pool_args("max_pool2d", input, kernel_size, stride, padding, dilation, 2)
+    x, k, s, pads, d = pool_args("max_pool2d", input, kernel_size, stride, padding, dilation, 2)
     return _max_pool2d_taps(x, k, s, pads, d)
 
 
 def _max_pool2d_backward_taps(grad_output, input, tap, kernel_size, stride, padding, dilation):
     """``max_pool2d_backward`` from the taps kept by ``_max_pool2d_with_taps``."""
     fn = "max_pool2d_backward"
-    x, k, s, pads, d = _pool_args(fn, input, kernel_size, stride, padding, dilation, 2)
-    go = _check_grad_output(grad_output, x.shape[:2] + _pool_out_hw(x, k, s, pads, d), x.dtype, fn)
+    x, k, s, pads, d = pool_args(fn, input, kernel_size, stride, padding, dilation, 2)
+    go = check_grad_output(grad_output, x.shape[:2] + _pool_out_hw(x, k, s, pads, d), x.dtype, fn)
     return _max_pool_backward_taps(go, tap, x.shape, k, s, pads, d)
-
-
-def _check_indices(indices, shape, fn):
-    indices = _numeric_array(indices, "indices", fn)
-    if indices.dtype.kind not in "iu" or indices.shape != tuple(shape):
-        raise ValueError(f"{fn}: indices must be the integer array of shape {tuple(shape)} returned "
-                         f"by the forward, got dtype {indices.dtype} shape {tuple(indices.shape)}")
-    return indices
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, return_indices=False):
@@ -1075,7 +804,7 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, return_in
 
     input : (N, C, L) -> out (N, C, OL) [, indices (N, C, OL) int64 positions in 0..L-1]
     """
-    x, k, s, pads, d = _pool_args("max_pool1d", input, kernel_size, stride, padding, dilation, 1)
+    x, k, s, pads, d = pool_args("max_pool1d", input, kernel_size, stride, padding, dilation, 1)
     out, tap = _max_pool2d_taps(x, k, s, pads, d)
     if return_indices:
         return out[:, :, 0, :], _flat_indices(tap, x.shape, k, s, pads, d)[:, :, 0, :]
@@ -1086,11 +815,11 @@ def max_pool1d_backward(grad_output, input, kernel_size, stride=None, padding=0,
                         indices=None):
     """Gradient of ``max_pool1d``: grad_output (N, C, OL), input (N, C, L) -> (N, C, L)."""
     fn = "max_pool1d_backward"
-    x, k, s, pads, d = _pool_args(fn, input, kernel_size, stride, padding, dilation, 1)
-    go = _check_grad_output(grad_output, x.shape[:2] + _pool_out_hw(x, k, s, pads, d)[1:],
+    x, k, s, pads, d = pool_args(fn, input, kernel_size, stride, padding, dilation, 1)
+    go = check_grad_output(grad_output, x.shape[:2] + _pool_out_hw(x, k, s, pads, d)[1:],
                             x.dtype, fn)[:, :, None, :]
     if indices is not None:
-        ind = _check_indices(indices, go.shape[:2] + go.shape[3:], fn)[:, :, None, :]
+        ind = check_indices(indices, go.shape[:2] + go.shape[3:], fn)[:, :, None, :]
         return _max_pool_backward_indices(go, ind, x.shape, k, s, d, fn)[:, :, 0, :]
     tap = _max_pool2d_taps(x, k, s, pads, d)[1]
     return _max_pool_backward_taps(go, tap, x.shape, k, s, pads, d)[:, :, 0, :]
@@ -1139,7 +868,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, count_include_pad=Tru
     the number of real pixels.
     """
     fn = "avg_pool2d"
-    x, k, s, pads, d = _pool_args(fn, input, kernel_size, stride, padding, 1, 2)
+    x, k, s, pads, d = pool_args(fn, input, kernel_size, stride, padding, 1, 2)
     return _window_sum(x, k, s, pads, d) / _avg_divisor(x.shape, k, s, pads, count_include_pad,
                                                          x.dtype)
 
@@ -1151,15 +880,15 @@ def avg_pool2d_backward(grad_output, input, kernel_size, stride=None, padding=0,
     grad_output : (N, C, OH, OW)   input : (N, C, H, W)   returns (N, C, H, W)
     """
     fn = "avg_pool2d_backward"
-    x, k, s, pads, d = _pool_args(fn, input, kernel_size, stride, padding, 1, 2)
-    go = _check_grad_output(grad_output, x.shape[:2] + _pool_out_hw(x, k, s, pads, d), x.dtype, fn)
+    x, k, s, pads, d = pool_args(fn, input, kernel_size, stride, padding, 1, 2)
+    go = check_grad_output(grad_output, x.shape[:2] + _pool_out_hw(x, k, s, pads, d), x.dtype, fn)
     go = go / _avg_divisor(x.shape, k, s, pads, count_include_pad, x.dtype)
     return _window_sum_backward(go, x.shape, k, s, pads, d)
 
 
 def avg_pool1d(input, kernel_size, stride=None, padding=0, count_include_pad=True):
     """1-D average pooling, as torch.nn.functional.avg_pool1d: (N, C, L) -> (N, C, OL)."""
-    x, k, s, pads, d = _pool_args("avg_pool1d", input, kernel_size, stride, padding, 1, 1)
+    x, k, s, pads, d = pool_args("avg_pool1d", input, kernel_size, stride, padding, 1, 1)
     div = _avg_divisor(x.shape, k, s, pads, count_include_pad, x.dtype)
     return (_window_sum(x, k, s, pads, d) / div)[:, :, 0, :]
 
@@ -1168,8 +897,8 @@ def avg_pool1d_backward(grad_output, input, kernel_size, stride=None, padding=0,
                         count_include_pad=True):
     """Gradient of ``avg_pool1d``: grad_output (N, C, OL), input (N, C, L) -> (N, C, L)."""
     fn = "avg_pool1d_backward"
-    x, k, s, pads, d = _pool_args(fn, input, kernel_size, stride, padding, 1, 1)
-    go = _check_grad_output(grad_output, x.shape[:2] + _pool_out_hw(x, k, s, pads, d)[1:],
+    x, k, s, pads, d = pool_args(fn, input, kernel_size, stride, padding, 1, 1)
+    go = check_grad_output(grad_output, x.shape[:2] + _pool_out_hw(x, k, s, pads, d)[1:],
                             x.dtype, fn)[:, :, None, :]
     go = go / _avg_divisor(x.shape, k, s, pads, count_include_pad, x.dtype)
     return _window_sum_backward(go, x.shape, k, s, pads, d)[:, :, 0, :]
@@ -1181,24 +910,16 @@ def sum_pool2d(input, kernel_size, stride=None, padding=0):
     input : (N, C, H, W) -> (N, C, OH, OW). Not in PyTorch; it is the "subsampling" of the
     original LeNet before its trainable scale.
     """
-    x, k, s, pads, d = _pool_args("sum_pool2d", input, kernel_size, stride, padding, 1, 2)
+    x, k, s, pads, d = pool_args("sum_pool2d", input, kernel_size, stride, padding, 1, 2)
     return _window_sum(x, k, s, pads, d)
 
 
 def sum_pool2d_backward(grad_output, input, kernel_size, stride=None, padding=0):
     """Gradient of ``sum_pool2d``: every pixel of a window receives the window's gradient."""
     fn = "sum_pool2d_backward"
-    x, k, s, pads, d = _pool_args(fn, input, kernel_size, stride, padding, 1, 2)
-    go = _check_grad_output(grad_output, x.shape[:2] + _pool_out_hw(x, k, s, pads, d), x.dtype, fn)
+    x, k, s, pads, d = pool_args(fn, input, kernel_size, stride, padding, 1, 2)
+    go = check_grad_output(grad_output, x.shape[:2] + _pool_out_hw(x, k, s, pads, d), x.dtype, fn)
     return _window_sum_backward(go, x.shape, k, s, pads, d)
-
-
-def _check_norm_type(norm_type, fn):
-    if isinstance(norm_type, bool) or not isinstance(norm_type, numbers.Real) \
-            or not math.isfinite(norm_type) or norm_type <= 0:
-        raise ValueError(f"{fn}: norm_type must be a positive finite number (2 = L2 pooling), "
-                         f"got {norm_type!r}")
-    return float(norm_type)
 
 
 def _power(x, p: float):
@@ -1235,34 +956,34 @@ def lp_pool2d(input, norm_type, kernel_size, stride=None):
     max pooling. Like PyTorch, a negative window sum with odd p gives nan.
     """
     fn = "lp_pool2d"
-    p = _check_norm_type(norm_type, fn)
-    x, k, s, _, _ = _pool_args(fn, input, kernel_size, stride, 0, 1, 2)
+    p = check_norm_type(norm_type, fn)
+    x, k, s, _, _ = pool_args(fn, input, kernel_size, stride, 0, 1, 2)
     return _lp_forward(x, p, k, s)[0]
 
 
 def lp_pool2d_backward(grad_output, input, norm_type, kernel_size, stride=None):
     """Gradient of ``lp_pool2d``: grad_output (N, C, OH, OW), input (N, C, H, W) -> (N, C, H, W)."""
     fn = "lp_pool2d_backward"
-    p = _check_norm_type(norm_type, fn)
-    x, k, s, pads, d = _pool_args(fn, input, kernel_size, stride, 0, 1, 2)
-    go = _check_grad_output(grad_output, x.shape[:2] + _pool_out_hw(x, k, s, pads, d), x.dtype, fn)
+    p = check_norm_type(norm_type, fn)
+    x, k, s, pads, d = pool_args(fn, input, kernel_size, stride, 0, 1, 2)
+    go = check_grad_output(grad_output, x.shape[:2] + _pool_out_hw(x, k, s, pads, d), x.dtype, fn)
     return _lp_backward(go, x, p, k, s)
 
 
 def lp_pool1d(input, norm_type, kernel_size, stride=None):
     """1-D power-average pooling, as torch.nn.functional.lp_pool1d: (N, C, L) -> (N, C, OL)."""
     fn = "lp_pool1d"
-    p = _check_norm_type(norm_type, fn)
-    x, k, s, _, _ = _pool_args(fn, input, kernel_size, stride, 0, 1, 1)
+    p = check_norm_type(norm_type, fn)
+    x, k, s, _, _ = pool_args(fn, input, kernel_size, stride, 0, 1, 1)
     return _lp_forward(x, p, k, s)[0][:, :, 0, :]
 
 
 def lp_pool1d_backward(grad_output, input, norm_type, kernel_size, stride=None):
     """Gradient of ``lp_pool1d``: grad_output (N, C, OL), input (N, C, L) -> (N, C, L)."""
     fn = "lp_pool1d_backward"
-    p = _check_norm_type(norm_type, fn)
-    x, k, s, pads, d = _pool_args(fn, input, kernel_size, stride, 0, 1, 1)
-    go = _check_grad_output(grad_output, x.shape[:2] + _pool_out_hw(x, k, s, pads, d)[1:],
+    p = check_norm_type(norm_type, fn)
+    x, k, s, pads, d = pool_args(fn, input, kernel_size, stride, 0, 1, 1)
+    go = check_grad_output(grad_output, x.shape[:2] + _pool_out_hw(x, k, s, pads, d)[1:],
                             x.dtype, fn)[:, :, None, :]
     return _lp_backward(go, x, p, k, s)[:, :, 0, :]
 
@@ -1270,17 +991,6 @@ def lp_pool1d_backward(grad_output, input, norm_type, kernel_size, stride=None):
 # ----------------------------------------------------------------------------------------------
 # activations (elementwise, any shape)
 # ----------------------------------------------------------------------------------------------
-
-def _act_args(fn, x, grad_output=None):
-    x = _float_array(x, "x" if grad_output is None else "x", fn)
-    if grad_output is None:
-        return x
-    go = _float_array(grad_output, "grad_output", fn)
-    if go.shape != x.shape:
-        raise ValueError(f"{fn}: grad_output must have the shape of x {tuple(x.shape)}, got "
-                         f"{tuple(go.shape)}")
-    return x, _cast(go, x.dtype)
-
 
 def _by_rows(kernel, out, *arrays):
     """out[a:b] = kernel(arrays[0][a:b], ..., out=out[a:b]) over blocks of the first axis, on
@@ -1295,7 +1005,7 @@ def _by_rows(kernel, out, *arrays):
 
 def relu(x):
     """max(x, 0), elementwise; any shape."""
-    x = _act_args("relu", x)
+    x = activation_args("relu", x)
     # np.maximum against a scalar 0 runs NumPy's slow scalar-operand loop (~3x slower here);
     # against one sample's worth of zeros, broadcast over the batch, it runs the fast
     # array-array loop. Same result bit for bit (NaN, -inf, -0.0 included).
@@ -1305,7 +1015,7 @@ def relu(x):
 
 def relu_backward(grad_output, x):
     """grad * (x > 0) (at exactly 0 the gradient is 0, as PyTorch)."""
-    x, go = _act_args("relu_backward", x, grad_output)
+    x, go = activation_args("relu_backward", x, grad_output)
     return _by_rows(lambda g, v, out: np.multiply(g, v > 0, out=out), np.empty_like(go), go, x)
 
 
@@ -1318,66 +1028,53 @@ def _sigmoid(x):
 
 def sigmoid(x):
     """1 / (1 + exp(-x)), computed without overflow for large |x|."""
-    return _sigmoid(_act_args("sigmoid", x))
+    return _sigmoid(activation_args("sigmoid", x))
 
 
 def sigmoid_backward(grad_output, x, output=None):
     """grad * s * (1 - s) with s = sigmoid(x) (pass ``output`` = s to skip recomputing it)."""
-    x, go = _act_args("sigmoid_backward", x, grad_output)
-    s = _sigmoid(x) if output is None else _cast(np.asarray(output), x.dtype)
+    x, go = activation_args("sigmoid_backward", x, grad_output)
+    s = _sigmoid(x) if output is None else cast(np.asarray(output), x.dtype)
     return go * s * (1 - s)
 
 
 def tanh(x):
     """Hyperbolic tangent, elementwise."""
-    return np.tanh(_act_args("tanh", x))
+    return np.tanh(activation_args("tanh", x))
 
 
 def tanh_backward(grad_output, x, output=None):
     """grad * (1 - tanh(x)^2) (pass ``output`` = tanh(x) to skip recomputing it)."""
-    x, go = _act_args("tanh_backward", x, grad_output)
-    t = np.tanh(x) if output is None else _cast(np.asarray(output), x.dtype)
+    x, go = activation_args("tanh_backward", x, grad_output)
+    t = np.tanh(x) if output is None else cast(np.asarray(output), x.dtype)
     return go * (1 - t * t)
-
-
-def _check_slope(negative_slope, fn):
-    if isinstance(negative_slope, bool) or not isinstance(negative_slope, numbers.Real):
-        raise TypeError(f"{fn}: negative_slope must be a number, got {negative_slope!r}")
-    return float(negative_slope)
 
 
 def leaky_relu(x, negative_slope=0.01):
     """x where x > 0, negative_slope * x elsewhere."""
-    a = _check_slope(negative_slope, "leaky_relu")
-    x = _act_args("leaky_relu", x)
+    a = real_number(negative_slope, "negative_slope", "leaky_relu")
+    x = activation_args("leaky_relu", x)
     return np.where(x > 0, x, x * a)
 
 
 def leaky_relu_backward(grad_output, x, negative_slope=0.01):
     """grad where x > 0, grad * negative_slope elsewhere (including x = 0, as PyTorch)."""
-    a = _check_slope(negative_slope, "leaky_relu_backward")
-    x, go = _act_args("leaky_relu_backward", x, grad_output)
+    a = real_number(negative_slope, "negative_slope", "leaky_relu_backward")
+    x, go = activation_args("leaky_relu_backward", x, grad_output)
     return np.where(x > 0, go, go * a)
 
 
 def silu(x):
     """x * sigmoid(x) (a.k.a. swish)."""
-    x = _act_args("silu", x)
+    x = activation_args("silu", x)
     return x * _sigmoid(x)
 
 
 def silu_backward(grad_output, x):
     """grad * s * (1 + x * (1 - s)) with s = sigmoid(x)."""
-    x, go = _act_args("silu_backward", x, grad_output)
+    x, go = activation_args("silu_backward", x, grad_output)
     s = _sigmoid(x)
     return go * s * (1 + x * (1 - s))
-
-
-def _check_dim(dim, ndim, fn):
-    if not _is_int(dim) or not -ndim <= dim < ndim:
-        raise ValueError(f"{fn}: dim must be an int in [{-ndim}, {ndim - 1}] for a {ndim}-D "
-                         f"input, got {dim!r}")
-    return int(dim)
 
 
 def _log_softmax(x, dim):
@@ -1393,59 +1090,39 @@ def _softmax(x, dim):
 
 def softmax(x, dim=-1):
     """exp(x) / sum(exp(x)) along ``dim``, stable for large values."""
-    x = _act_args("softmax", x)
+    x = activation_args("softmax", x)
     if x.ndim == 0:
         raise ValueError("softmax: x must have at least 1 dimension, got a scalar")
-    return _softmax(x, _check_dim(dim, x.ndim, "softmax"))
+    return _softmax(x, check_dim(dim, x.ndim, "softmax"))
 
 
 def softmax_backward(grad_output, x, dim=-1, output=None):
     """s * (grad - sum(grad * s, dim)) with s = softmax(x, dim)."""
-    x, go = _act_args("softmax_backward", x, grad_output)
-    dim = _check_dim(dim, x.ndim, "softmax_backward")
-    s = _softmax(x, dim) if output is None else _cast(np.asarray(output), x.dtype)
+    x, go = activation_args("softmax_backward", x, grad_output)
+    dim = check_dim(dim, x.ndim, "softmax_backward")
+    s = _softmax(x, dim) if output is None else cast(np.asarray(output), x.dtype)
     return s * (go - (go * s).sum(axis=dim, keepdims=True))
 
 
 def log_softmax(x, dim=-1):
     """log(softmax(x)) = x - max - log(sum(exp(x - max))): stable for logits like 1000."""
-    x = _act_args("log_softmax", x)
+    x = activation_args("log_softmax", x)
     if x.ndim == 0:
         raise ValueError("log_softmax: x must have at least 1 dimension, got a scalar")
-    return _log_softmax(x, _check_dim(dim, x.ndim, "log_softmax"))
+    return _log_softmax(x, check_dim(dim, x.ndim, "log_softmax"))
 
 
 def log_softmax_backward(grad_output, x, dim=-1, output=None):
     """grad - softmax(x) * sum(grad, dim)."""
-    x, go = _act_args("log_softmax_backward", x, grad_output)
-    dim = _check_dim(dim, x.ndim, "log_softmax_backward")
-    s = _softmax(x, dim) if output is None else np.exp(_cast(np.asarray(output), x.dtype))
+    x, go = activation_args("log_softmax_backward", x, grad_output)
+    dim = check_dim(dim, x.ndim, "log_softmax_backward")
+    s = _softmax(x, dim) if output is None else np.exp(cast(np.asarray(output), x.dtype))
     return go - s * go.sum(axis=dim, keepdims=True)
 
 
 # ----------------------------------------------------------------------------------------------
 # linear, loss, dropout, flatten
 # ----------------------------------------------------------------------------------------------
-
-def _linear_args(fn, input, weight):
-    x = _float_array(input, "input", fn)
-    w = _float_array(weight, "weight", fn)
-    if w.ndim != 2:
-        raise ValueError(f"{fn}: weight must be 2-D (out_features, in_features), got shape "
-                         f"{tuple(w.shape)}")
-    if x.ndim < 1:
-        raise ValueError(f"{fn}: input must be at least 1-D (..., in_features), got a scalar")
-    if x.shape[-1] != w.shape[1]:
-        hint = ""
-        if x.ndim > 2:
-            hint = (f"; input has shape {tuple(x.shape)}: flatten it first "
-                    f"(flatten(input) gives {x.shape[0]} x {math.prod(x.shape[1:])})")
-        raise ValueError(
-            f"{fn}: input has {x.shape[-1]} features (input.shape[-1]) but weight expects "
-            f"{w.shape[1]} (weight.shape[1] = in_features){hint}"
-        )
-    return x, _cast(w, x.dtype)
-
 
 def linear(input, weight, bias=None):
     """Fully connected layer: input @ weight.T + bias, as torch.nn.functional.linear.
@@ -1455,14 +1132,14 @@ def linear(input, weight, bias=None):
     bias   : (out_features,) or None
     returns (N, out_features)
     """
-    x, w = _linear_args("linear", input, weight)
+    x, w = linear_args("linear", input, weight)
     out = x @ w.T
     if bias is not None:
-        b = _float_array(bias, "bias", "linear")
+        b = float_array(bias, "bias", "linear")
         if b.shape != (w.shape[0],):
             raise ValueError(f"linear: bias must have shape (out_features,) = ({w.shape[0]},), "
                              f"got shape {tuple(b.shape)}")
-        out += _cast(b, x.dtype)
+        out += cast(b, x.dtype)
     return out
 
 
@@ -1474,41 +1151,14 @@ def linear_backward(grad_output, input, weight):
              grad_bias (out,) = grad summed over N)
     """
     fn = "linear_backward"
-    x, w = _linear_args(fn, input, weight)
-    go = _check_grad_output(grad_output, x.shape[:-1] + (w.shape[0],), x.dtype, fn)
+    x, w = linear_args(fn, input, weight)
+    go = check_grad_output(grad_output, x.shape[:-1] + (w.shape[0],), x.dtype, fn)
     go2 = go.reshape(-1, w.shape[0])
     grad_weight = go2.T @ x.reshape(-1, w.shape[1])
     w_dtype = np.asarray(weight).dtype
     if w_dtype.kind == "f":
-        grad_weight = _cast(grad_weight, w_dtype)
+        grad_weight = cast(grad_weight, w_dtype)
     return go @ w, grad_weight, go2.sum(axis=0)
-
-
-_REDUCTIONS = ("mean", "sum", "none")
-
-
-def _ce_args(fn, input, target, reduction):
-    x = _float_array(input, "input", fn)
-    if x.ndim != 2:
-        hint = "; for a single sample use input[None] and target[None]" if x.ndim == 1 else ""
-        raise ValueError(f"{fn}: input must be 2-D logits (N, C), got shape {tuple(x.shape)}{hint}")
-    t = _numeric_array(target, "target", fn)
-    if t.dtype.kind == "f" and t.size and np.all(np.isfinite(t)) and np.all(t == np.round(t)):
-        t = t.astype(np.int64)      # 3.0 is a fine label; 3.5 is not
-    if t.dtype.kind not in "iu":
-        raise TypeError(f"{fn}: target must hold integer class labels 0..{x.shape[1] - 1}, got "
-                        f"dtype {t.dtype}; use target.astype(int) (for one-hot targets use "
-                        "target.argmax(1))")
-    if t.shape != (x.shape[0],):
-        raise ValueError(f"{fn}: target must have shape (N,) = ({x.shape[0]},), one label per "
-                         f"row of input, got shape {tuple(t.shape)}")
-    if t.size and (t.min() < 0 or t.max() >= x.shape[1]):
-        bad = t[(t < 0) | (t >= x.shape[1])][0]
-        raise ValueError(f"{fn}: target has label {bad}, outside 0..{x.shape[1] - 1} for C = "
-                         f"{x.shape[1]} classes (input.shape[1]); check the number of classes")
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"{fn}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-    return x, t.astype(np.intp, copy=False)
 
 
 def cross_entropy(input, target, reduction="mean"):
@@ -1519,7 +1169,7 @@ def cross_entropy(input, target, reduction="mean"):
     loss_n = -log softmax(input)[n, target[n]]  (via the stable log_softmax)
     returns a 0-d array of the input dtype (mean or sum over n) or (N,) for reduction="none".
     """
-    x, t = _ce_args("cross_entropy", input, target, reduction)
+    x, t = cross_entropy_args("cross_entropy", input, target, reduction)
     losses = -_log_softmax(x, 1)[np.arange(x.shape[0]), t]
     if reduction == "none":
         return losses
@@ -1536,16 +1186,16 @@ def cross_entropy_backward(grad_output, input, target, reduction="mean"):
     returns (N, C) of the input dtype.
     """
     fn = "cross_entropy_backward"
-    x, t = _ce_args(fn, input, target, reduction)
+    x, t = cross_entropy_args(fn, input, target, reduction)
     n = x.shape[0]
     grad = _softmax(x, 1)
     grad[np.arange(n), t] -= 1
-    go = _numeric_array(grad_output, "grad_output", fn)
+    go = numeric_array(grad_output, "grad_output", fn)
     if reduction == "none":
         if go.shape != (n,):
             raise ValueError(f"{fn}: with reduction='none' grad_output must have shape ({n},), got "
                              f"{tuple(go.shape)}")
-        return grad * _cast(go.astype(x.dtype, copy=False), x.dtype)[:, None]
+        return grad * cast(go.astype(x.dtype, copy=False), x.dtype)[:, None]
     if go.size != 1:
         raise ValueError(f"{fn}: with reduction={reduction!r} grad_output must be a scalar, got shape "
                          f"{tuple(go.shape)}")
@@ -1570,10 +1220,8 @@ def dropout(input, p=0.5, training=True, rng=None, return_mask=False):
     """
     global _fallback_rng
     fn = "dropout"
-    x = _float_array(input, "input", fn)
-    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:
-        raise ValueError(f"{fn}: p must be a probability in [0, 1], got {p!r}")
-    p = float(p)
+    x = float_array(input, "input", fn)
+    p = check_probability(p, fn)
     if not training or p == 0.0:
         mask = np.ones(x.shape, dtype=bool)
         return (x, mask) if return_mask else x
@@ -1591,13 +1239,12 @@ def dropout(input, p=0.5, training=True, rng=None, return_mask=False):
 def dropout_backward(grad_output, mask, p):
     """grad * mask / (1 - p): the gradient flows only through the kept elements."""
     fn = "dropout_backward"
-    go = _float_array(grad_output, "grad_output", fn)
+    go = float_array(grad_output, "grad_output", fn)
     mask = np.asarray(mask)
     if mask.shape != go.shape:
         raise ValueError(f"{fn}: mask must have the shape of grad_output {tuple(go.shape)}, got "
                          f"{tuple(mask.shape)}")
-    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:
-        raise ValueError(f"{fn}: p must be a probability in [0, 1], got {p!r}")
+    check_probability(p, fn)
     if p >= 1.0:
         return np.zeros_like(go)
     return go * mask * (1.0 / (1.0 - float(p)))
@@ -1608,10 +1255,10 @@ def flatten(input, start_dim=1, end_dim=-1):
 
     (N, C, H, W) -> (N, C*H*W) with the defaults.
     """
-    x = _numeric_array(input, "input", "flatten")
+    x = numeric_array(input, "input", "flatten")
     nd = max(x.ndim, 1)
-    a = _check_dim(start_dim, nd, "flatten") % nd
-    b = _check_dim(end_dim, nd, "flatten") % nd
+    a = check_dim(start_dim, nd, "flatten") % nd
+    b = check_dim(end_dim, nd, "flatten") % nd
     if a > b:
         raise ValueError(f"flatten: start_dim ({start_dim}) must not come after end_dim ({end_dim})")
     return x.reshape(x.shape[:a] + (-1,) + x.shape[b + 1:]) if x.ndim else x.reshape(1)
@@ -1620,7 +1267,7 @@ def flatten(input, start_dim=1, end_dim=-1):
 def flatten_backward(grad_output, input):
     """Reshape the gradient back to the input's shape. ``input`` may be the array or its shape."""
     shape = tuple(input.shape) if hasattr(input, "shape") else tuple(input)
-    go = _float_array(grad_output, "grad_output", "flatten_backward")
+    go = float_array(grad_output, "grad_output", "flatten_backward")
     if go.size != math.prod(shape):
         raise ValueError(f"flatten_backward: grad_output has {go.size} elements, the input shape "
                          f"{shape} has {math.prod(shape)}")
