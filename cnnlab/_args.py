@@ -456,3 +456,63 @@ def cross_entropy_args(fn, input, target, reduction):
     if reduction not in REDUCTIONS:
         raise ValueError(f"{fn}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     return x, t.astype(np.intp, copy=False)
+
+
+# ----------------------------------------------------------------------------------------------
+# --- layers, optimisers, data and training
+# ----------------------------------------------------------------------------------------------
+
+__all__ += ["int_value", "check_bool", "finite_number", "check_choice", "float_dtype",
+            "check_labels", "check_same_length"]
+
+
+def int_value(value, name: str, fn: str) -> int:
+    """Any int (negative too, e.g. an axis), else TypeError "fn: name must be an int"."""
+    if not is_int(value):
+        raise TypeError(f"{_at(fn)}{name} must be an int, got {value!r}")
+    return int(value)
+
+
+def check_bool(value, name: str, fn: str) -> bool:
+    """True or False (NumPy's bool too), else TypeError."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{_at(fn)}{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def finite_number(value, name: str, fn: str) -> float:
+    """A real number that is neither NaN nor infinite, as a float (hyperparameters)."""
+    value = real_number(value, name, fn)
+    if not math.isfinite(value):
+        raise ValueError(f"{_at(fn)}{name} must be a finite number, got {value}")
+    return value
+
+
+def check_choice(value, choices, name: str, fn: str | None = None):
+    """One of ``choices``, else ValueError "fn: name must be one of 'a', 'b', got 'c'"."""
+    if value not in choices:
+        raise ValueError(f"{_at(fn)}{name} must be one of {', '.join(map(repr, choices))}, "
+                         f"got {value!r}")
+    return value
+
+
+def float_dtype(dtype, fn: str) -> np.dtype:
+    """A floating dtype for parameters: None means float32."""
+    dt = np.dtype(np.float32 if dtype is None else dtype)
+    if dt.kind != "f":
+        raise TypeError(f"{_at(fn)}dtype must be a floating type such as np.float32, got {dt}")
+    return dt
+
+
+def check_labels(y: np.ndarray, num_classes: int, name: str, fn: str | None = None) -> None:
+    """Integer class labels in [0, num_classes)."""
+    if y.size and (y.min() < 0 or y.max() >= num_classes):
+        raise ValueError(f"{_at(fn)}{name} must be in [0, num_classes) = [0, {num_classes}), "
+                         f"found labels from {int(y.min())} to {int(y.max())}")
+
+
+def check_same_length(x, y, fn: str | None = None) -> None:
+    """Images x and labels y, one label per image."""
+    if len(x) != len(y):
+        raise ValueError(f"{_at(fn)}x and y must have the same length, got {len(x)} images "
+                         f"and {len(y)} labels")

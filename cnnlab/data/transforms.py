@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnlab._args_pending import check_count
+from cnnlab._args import check_labels, check_same_length, positive_int
 from cnnlab.nn import get_rng
 
 __all__ = ["normalize", "to_nchw", "one_hot", "minibatches"]
@@ -64,9 +64,7 @@ def one_hot(y, num_classes: int | None = None, dtype=np.int64) -> np.ndarray:
     y = y.astype(np.int64)
     if num_classes is None:
         num_classes = int(y.max()) + 1 if y.size else 0
-    if y.size and (y.min() < 0 or y.max() >= num_classes):
-        raise ValueError(f"y must be in [0, num_classes) = [0, {num_classes}), found labels "
-                         f"from {int(y.min())} to {int(y.max())}.")
+    check_labels(y, num_classes, "y")
     out = np.zeros((*y.shape, num_classes), dtype=dtype)
     np.put_along_axis(out, y[..., None], 1, axis=-1)
     return out
@@ -82,10 +80,8 @@ def minibatches(x, y, batch_size: int, shuffle: bool = True, seed=None):
     """
     x = np.asarray(x)
     y = np.asarray(y)
-    if len(x) != len(y):
-        raise ValueError(f"x and y must have the same length, got {len(x)} images and "
-                         f"{len(y)} labels.")
-    batch_size = check_count(batch_size, "batch_size", minimum=1)
+    check_same_length(x, y)
+    batch_size = positive_int(batch_size, "batch_size", noun="integer")
     n = len(x)
     if shuffle:
         if isinstance(seed, np.random.Generator):

@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 
 from cnnlab import functional as F
-from cnnlab._args_pending import (check_bool, check_input, check_int, float_dtype, int_tuple,
-                          padding_arg)
+from cnnlab._args import (check_batched_input, check_bool, conv_padding, float_dtype,
+                          int_at_least, int_tuple)
 from cnnlab.nn.module import Module, accumulate_grad, init_uniform
 
 __all__ = ["Conv1d", "Conv2d"]
@@ -28,12 +28,15 @@ class _ConvNd(Module):
                  dilation=1, bias=True, *, dtype=None):
         super().__init__()
         layer, n = type(self).__name__, self._nd
-        self.in_channels = check_int(in_channels, "in_channels", layer)
-        self.out_channels = check_int(out_channels, "out_channels", layer)
-        self.kernel_size = int_tuple(kernel_size, n, "kernel_size", layer)
-        self.stride = int_tuple(stride, n, "stride", layer)
-        self.padding = padding_arg(padding, n, layer, self.stride)
-        self.dilation = int_tuple(dilation, n, "dilation", layer)
+        self.in_channels = int_at_least(in_channels, "in_channels", layer, 1)
+        self.out_channels = int_at_least(out_channels, "out_channels", layer, 1)
+        self.kernel_size = int_tuple(kernel_size, n, "kernel_size", layer, 1)
+        self.stride = int_tuple(stride, n, "stride", layer, 1)
+        self.dilation = int_tuple(dilation, n, "dilation", layer, 1)
+        conv_padding(padding, n, self.kernel_size, self.dilation, self.stride, layer)  # checks
+        # kept as torch keeps it: "same"/"valid", or a tuple of ints
+        self.padding = padding if isinstance(padding, str) else int_tuple(
+            padding, n, "padding", layer, 0)
         bias = check_bool(bias, "bias", layer)
         dt = float_dtype(dtype, layer)
         fan_in = self.in_channels * math.prod(self.kernel_size)
@@ -44,16 +47,17 @@ class _ConvNd(Module):
         else:
             self.register_parameter("bias", None)
 
-    def _check(self, x) -> None:
-        layer, layout = type(self).__name__, self._layout
-        check_input(x, self._nd + 2, layer, layout)
+    def _check(self, x):
+        layer = type(self).__name__
+        x = check_batched_input(x, layer, self._nd)
         if x.shape[1] != self.in_channels:
             raise ValueError(
                 f"{layer}: expected input with in_channels={self.in_channels} channels "
-                f"(axis 1 of {layout}), got shape {tuple(x.shape)} with {x.shape[1]}")
+                f"(axis 1 of {self._layout}), got shape {tuple(x.shape)} with {x.shape[1]}")
+        return x
 
     def forward(self, input):
-        self._check(input)
+        input = self._check(input)
         plain, with_cache, _ = self._ops
         w = self.weight.data
         b = None if self.bias is None else self.bias.data

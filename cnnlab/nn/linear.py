@@ -8,7 +8,8 @@ import math
 import numpy as np
 
 from cnnlab import functional as F
-from cnnlab._args_pending import check_bool, check_int, check_probability, float_dtype
+from cnnlab._args import (check_bool, check_probability, float_array, float_dtype, int_at_least,
+                          int_value)
 from cnnlab.nn.module import Module, accumulate_grad, get_rng, init_uniform
 
 __all__ = ["Linear", "Flatten", "Dropout"]
@@ -27,8 +28,8 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True, *, dtype=None):
         super().__init__()
-        self.in_features = check_int(in_features, "in_features", "Linear")
-        self.out_features = check_int(out_features, "out_features", "Linear")
+        self.in_features = int_at_least(in_features, "in_features", "Linear", 1)
+        self.out_features = int_at_least(out_features, "out_features", "Linear", 1)
         bias = check_bool(bias, "bias", "Linear")
         dt = float_dtype(dtype, "Linear")
         self.weight = init_uniform((self.out_features, self.in_features), self.in_features, dt)
@@ -37,10 +38,8 @@ class Linear(Module):
         else:
             self.register_parameter("bias", None)
 
-    def _check(self, x) -> None:
-        if not isinstance(x, np.ndarray):
-            raise TypeError(f"Linear: input must be a numpy array of shape (N, in_features), "
-                            f"got {type(x).__name__}")
+    def _check(self, x) -> np.ndarray:
+        x = float_array(x, "input", "Linear")
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             got = tuple(x.shape)
             msg = (f"Linear(in_features={self.in_features}, out_features={self.out_features}) "
@@ -54,9 +53,10 @@ class Linear(Module):
             elif x.ndim == 2:
                 msg += f": build it with in_features={x.shape[1]} or fix the previous layer"
             raise ValueError(msg)
+        return x
 
     def forward(self, input):
-        self._check(input)
+        input = self._check(input)
         self._ctx = input
         b = self.bias
         return F.linear(input, self.weight.data, None if b is None else b.data)
@@ -85,8 +85,8 @@ class Flatten(Module):
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
         super().__init__()
-        self.start_dim = check_int(start_dim, "start_dim", "Flatten", minimum=None)
-        self.end_dim = check_int(end_dim, "end_dim", "Flatten", minimum=None)
+        self.start_dim = int_value(start_dim, "start_dim", "Flatten")
+        self.end_dim = int_value(end_dim, "end_dim", "Flatten")
 
     def forward(self, input):
         self._ctx = np.shape(input)
@@ -110,7 +110,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
-        self.p = check_probability(p, "p", "Dropout", "the probability of zeroing an element")
+        self.p = check_probability(p, "Dropout")      # the probability of zeroing an element
         self.inplace = bool(inplace)   # accepted for torch code; the input is never overwritten
 
     def forward(self, input):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnnlab import functional as F
+from cnnlab._args import REDUCTIONS, check_choice
 from cnnlab.nn.module import Module
 
 __all__ = ["CrossEntropyLoss"]
@@ -19,10 +20,7 @@ class CrossEntropyLoss(Module):
 
     def __init__(self, reduction: str = "mean"):
         super().__init__()
-        if reduction not in ("mean", "sum", "none"):
-            raise ValueError(f"CrossEntropyLoss: reduction must be 'mean', 'sum' or 'none', "
-                             f"got {reduction!r}")
-        self.reduction = reduction
+        self.reduction = check_choice(reduction, REDUCTIONS, "reduction", "CrossEntropyLoss")
 
     def forward(self, input, target):
         loss = F.cross_entropy(input, target, reduction=self.reduction)

@@ -14,7 +14,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from cnnlab._args_pending import check_bool, check_count
+from cnnlab._args import check_bool, positive_int
 # --------------------------------------------------------------------------- randomness
 
 _rng = np.random.default_rng()
@@ -28,7 +28,7 @@ def manual_seed(seed: int) -> np.random.Generator:
     object as :func:`get_rng`, re-seeded: ``np.random.default_rng(seed)`` would draw the
     same numbers).
     """
-    seed = check_count(seed, "seed", "manual_seed", minimum=0)
+    seed = positive_int(seed, "seed", "manual_seed", minimum=0, noun="integer")
     # Re-seed the SAME generator object, so code that kept get_rng() sees the new seed.
     _rng.bit_generator.state = np.random.PCG64(int(seed)).state
     return _rng

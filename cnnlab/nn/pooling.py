@@ -7,8 +7,10 @@ maximum of its window, as PyTorch does.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from cnnlab import functional as F
-from cnnlab._args_pending import check_input, check_positive_real, int_tuple
+from cnnlab._args import check_batched_input, check_norm_type, int_tuple
 from cnnlab.nn.module import Module
 
 __all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "LPPool2d"]
@@ -26,10 +28,9 @@ def _as_tuple(value, n: int) -> tuple:
 
 class _PoolNd(Module):
     """What the max and average pools share: the window arguments and the input check.
-    A subclass sets ``_nd`` (1 or 2) and ``_layout``."""
+    A subclass sets ``_nd`` (1 or 2)."""
 
     _nd = 2
-    _layout = "(N, C, H, W)"
 
     def _set_window(self, kernel_size, stride, padding) -> None:
         layer, n = type(self).__name__, self._nd
@@ -41,8 +42,8 @@ class _PoolNd(Module):
             raise ValueError(f"{layer}: padding={self.padding} must be at most half of "
                              f"kernel_size={self.kernel_size}")
 
-    def _check(self, input) -> None:
-        check_input(input, self._nd + 2, type(self).__name__, self._layout)
+    def _check(self, input) -> np.ndarray:
+        return check_batched_input(input, type(self).__name__, self._nd)
 
 
 # --------------------------------------------------------------------------- max
@@ -75,10 +76,9 @@ class MaxPool2d(_MaxPoolNd):
     """
 
     _nd = 2
-    _layout = "(N, C, H, W)"
 
     def forward(self, input):
-        self._check(input)
+        input = self._check(input)
         if self.training:
             out, tap = F._max_pool2d_with_taps(input, self.kernel_size, self.stride,
                                                self.padding, self.dilation)
@@ -104,10 +104,9 @@ class MaxPool1d(_MaxPoolNd):
     """Max pooling over NCL signals: input (N, C, L) -> output (N, C, OL)."""
 
     _nd = 1
-    _layout = "(N, C, L)"
 
     def forward(self, input):
-        self._check(input)
+        input = self._check(input)
         if self.training:
             out, idx = F.max_pool1d(input, self.kernel_size, self.stride, self.padding,
                                     self.dilation, return_indices=True)
@@ -143,7 +142,7 @@ class _AvgPoolNd(_PoolNd):
         self.count_include_pad = bool(count_include_pad)
 
     def forward(self, input):
-        self._check(input)
+        input = self._check(input)
         self._ctx = input
         return self._ops[0](input, self.kernel_size, self.stride, self.padding,
                             self.count_include_pad)
@@ -164,7 +163,6 @@ class AvgPool2d(_AvgPoolNd):
     coefficient); stride defaults to kernel_size. input (N, C, H, W) -> (N, C, OH, OW)."""
 
     _nd = 2
-    _layout = "(N, C, H, W)"
     _ops = (F.avg_pool2d, F.avg_pool2d_backward)
 
 
@@ -172,7 +170,6 @@ class AvgPool1d(_AvgPoolNd):
     """Average pooling over NCL signals: input (N, C, L) -> output (N, C, OL)."""
 
     _nd = 1
-    _layout = "(N, C, L)"
     _ops = (F.avg_pool1d, F.avg_pool1d_backward)
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
@@ -196,14 +193,14 @@ class LPPool2d(_PoolNd):
         super().__init__()
         if ceil_mode:
             raise ValueError("LPPool2d: ceil_mode=True is not supported by cnnlab")
-        check_positive_real(norm_type, "norm_type", "LPPool2d")
+        check_norm_type(norm_type, "LPPool2d")
         self.norm_type = norm_type          # kept as given: the repr shows norm_type=2
         self.kernel_size = _size(kernel_size, 2, "kernel_size", "LPPool2d")
         self.stride = None if stride is None else _size(stride, 2, "stride", "LPPool2d")
         self.ceil_mode = False
 
     def forward(self, input):
-        self._check(input)
+        input = self._check(input)
         self._ctx = input
         return F.lp_pool2d(input, self.norm_type, self.kernel_size, self.stride)
 

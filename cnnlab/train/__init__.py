@@ -1,17 +1,10 @@
 """Training loops, evaluation, callbacks, saving models, and the ``cnnlab train`` command.
 
-The loop is PyTorch's, written out once so the lessons can call it::
-
-    for x, y in minibatches(x_train, y_train, batch_size, seed=...):
-        logits = model(x)                    # forward (each layer keeps what backward needs)
-        loss_value = loss(logits, y)
-        optimizer.zero_grad()
-        model.backward(loss.backward())      # d loss / d logits, back through every layer
-        optimizer.step()
-
-:func:`fit` adds what a course needs around it: per-epoch and per-step history, validation,
-callbacks (a progress bar that is a widget in Jupyter and text on a terminal, a live plot),
-train/eval modes switched properly, and a clear error when the loss becomes NaN or infinite.
+:func:`fit` is PyTorch's training loop written out once (forward, loss, ``zero_grad``,
+backward, ``step`` for every minibatch), with what a course needs around it: per-epoch and
+per-step history, validation, callbacks (a progress bar that is a widget in Jupyter and text on
+a terminal, a live plot), train/eval modes switched properly, and a clear error when the loss
+becomes NaN or infinite.
 
 One concept a file: ``loop.py`` (fit, evaluate, predict, History, TrainingDiverged),
 ``callbacks.py`` (Callback, ProgressBar, LivePlot), ``metrics.py`` (confusion_matrix),

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from cnnlab._args import check_choice
+
 if TYPE_CHECKING:
     from cnnlab.train.loop import History
 
@@ -94,10 +96,8 @@ class ProgressBar(Callback):
     """
 
     def __init__(self, mode: str = "auto", file=None, refresh: float = 0.1):
-        if mode not in ("auto", "widget", "text"):
-            raise ValueError(f"ProgressBar: mode must be 'auto', 'widget' or 'text', "
-                             f"got {mode!r}")
-        self.mode, self.file, self.refresh = mode, file, float(refresh)
+        self.mode = check_choice(mode, ("auto", "widget", "text"), "mode", "ProgressBar")
+        self.file, self.refresh = file, float(refresh)
         self.widget = None
         self.times = []
         self._last = 0.0

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cnnlab import data as _data
-from cnnlab._args_pending import check_count
+from cnnlab._args import check_same_length, positive_int
 from cnnlab.functional import softmax
 from cnnlab.train.callbacks import ProgressBar
 
@@ -98,9 +98,7 @@ def _split_xy(data, what: str):
         raise TypeError(f"{what} must be a pair (x, y) of images and labels, "
                         f"got {type(data).__name__}") from None
     x, y = np.asarray(x), np.asarray(y)
-    if len(x) != len(y):
-        raise ValueError(f"{what}: x and y must have the same length, got {len(x)} images "
-                         f"and {len(y)} labels")
+    check_same_length(x, y, what)
     if not np.issubdtype(y.dtype, np.integer):
         raise TypeError(f"{what}: labels must be integers (class indices), got dtype {y.dtype}")
     return x, y.astype(np.int64, copy=False)
@@ -194,8 +192,8 @@ def fit(model, loss, optimizer, train_data, epochs: int, batch_size: int, val_da
     return it is in the mode it had before. Raises :class:`TrainingDiverged` when the loss
     becomes NaN or infinite.
     """
-    epochs = check_count(epochs, "epochs", minimum=0)
-    batch_size = check_count(batch_size, "batch_size", minimum=1)
+    epochs = positive_int(epochs, "epochs", minimum=0, noun="integer")
+    batch_size = positive_int(batch_size, "batch_size", noun="integer")
     x, y = _split_xy(train_data, "train_data")
     if len(x) == 0:
         raise ValueError("train_data is empty")

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnnlab._args import check_labels
+
 __all__ = ["confusion_matrix"]
 
 
@@ -15,9 +17,7 @@ def confusion_matrix(y_true, y_pred, num_classes: int | None = None) -> np.ndarr
                          f"and {len(y_pred)}")
     if num_classes is None:
         num_classes = int(max(y_true.max(initial=-1), y_pred.max(initial=-1))) + 1
-    for name, v in (("y_true", y_true), ("y_pred", y_pred)):
-        if v.size and (v.min() < 0 or v.max() >= num_classes):
-            raise ValueError(f"{name} must be in [0, num_classes) = [0, {num_classes}), found "
-                             f"values from {v.min()} to {v.max()}")
+    check_labels(y_true, num_classes, "y_true")
+    check_labels(y_pred, num_classes, "y_pred")
     counts = np.bincount(y_true * num_classes + y_pred, minlength=num_classes * num_classes)
     return counts.reshape(num_classes, num_classes).astype(np.int64)
