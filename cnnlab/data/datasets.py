@@ -107,8 +107,9 @@ FASHION_MNIST = DatasetSpec(
 def _check_array(arr: np.ndarray, path: Path, spec: FileSpec, ds: DatasetSpec) -> None:
     want = (spec.count, *ds.image_shape) if spec.is_images else (spec.count,)
     if arr.dtype != np.uint8 or arr.shape != want:
-        raise IDXFormatError(f"{path}: expected {ds.title} {'images' if spec.is_images else 'labels'}"
-                             f" of shape {want} uint8, found {arr.shape} {arr.dtype}.")
+        what = "images" if spec.is_images else "labels"
+        raise IDXFormatError(f"{path}: expected {ds.title} {what} of shape {want} uint8, "
+                             f"found {arr.shape} {arr.dtype}.")
     if not spec.is_images and arr.size and int(arr.max()) >= ds.num_classes:
         raise IDXFormatError(f"{path}: labels must be < {ds.num_classes}, found {int(arr.max())}.")
 

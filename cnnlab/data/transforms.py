@@ -23,7 +23,7 @@ def normalize(x, mean=None, std=None) -> np.ndarray:
 
     ``mean``/``std`` default to the array's own mean and standard deviation (compute them
     on the training set and pass the same values for the test set, e.g.
-    :data:`MNIST_MEAN`, :data:`MNIST_STD`).
+    :data:`cnnlab.data.MNIST_MEAN`, :data:`cnnlab.data.MNIST_STD`).
     """
     x = _as_float01(x)
     mean = float(x.mean()) if mean is None else float(mean)

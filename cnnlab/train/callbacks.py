@@ -42,9 +42,9 @@ def in_jupyter() -> bool:
 class Callback:
     """Base class for things that watch training (like Keras callbacks).
 
-    :func:`fit` sets ``self.model``, ``self.history`` and ``self.params`` (a dict with
-    ``epochs``, ``steps`` per epoch, ``batch_size``, ``samples``, ``has_val``) and then calls
-    the hooks below with a ``logs`` dict. Set ``self.stop_training = True`` in any hook to
+    :func:`cnnlab.train.fit` sets ``self.model``, ``self.history`` and ``self.params`` (a
+    dict with ``epochs``, ``steps`` per epoch, ``batch_size``, ``samples``, ``has_val``) and
+    then calls the hooks below with a ``logs`` dict. Set ``self.stop_training = True`` in any hook to
     stop after the current batch.
 
     Batch logs: ``step`` (global, from 1), ``batch`` (within the epoch, from 1), ``epoch``
