@@ -568,24 +568,22 @@ class MaxPool2d(_MaxPoolNd):
     def forward(self, input):
         _check_input(input, 4, "MaxPool2d", "(N, C, H, W)")
         if self.training:
-            out, tap = F._max_pool2d_with_taps(input, self.kernel_size, self.stride,
-                                               self.padding, self.dilation)
+            out, cache = F.max_pool2d_with_cache(input, self.kernel_size, self.stride,
+                                                 self.padding, self.dilation)
         else:
             out = F.max_pool2d(input, self.kernel_size, self.stride, self.padding,
                                self.dilation)
-            tap = None
-        self._ctx = (input, tap)
+            cache = None
+        self._ctx = (input, cache)
         return out
 
     def backward(self, grad_output):
-        input, tap = self._saved()
+        input, cache = self._saved()
         if not self.needs_input_grad:
             return None
-        if tap is None:                       # forward ran in eval mode: find the winners
-            return F.max_pool2d_backward(grad_output, input, self.kernel_size, self.stride,
-                                         self.padding, self.dilation)
-        return F._max_pool2d_backward_taps(grad_output, input, tap, self.kernel_size,
-                                           self.stride, self.padding, self.dilation)
+        # without a cache (forward ran in eval mode) the backward finds the winners again
+        return F.max_pool2d_backward(grad_output, input, self.kernel_size, self.stride,
+                                     self.padding, self.dilation, cache=cache)
 
 
 class MaxPool1d(_MaxPoolNd):
