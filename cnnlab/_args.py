@@ -27,15 +27,18 @@ from cnnlab._windows import out_len
 __all__ = [
     # values
     "is_int", "is_real", "int_at_least", "positive_int", "int_tuple", "real_number",
-    "check_probability", "check_dim", "check_norm_type", "check_size_args",
+    "check_probability", "check_dim", "check_norm_type", "check_size_args", "check_kernel_size",
+    "check_layer",
     # arrays
     "numeric_array", "float_array", "cast", "shape_hint", "check_batched_input",
     "check_weight", "check_bias", "check_grad_output", "check_indices", "check_same_shape",
+    "check_cache",
     # windows
     "check_kernel_fits", "conv_padding", "check_windows_see_input",
     # bundles for cnnlab.functional
     "conv_args", "pool_args", "signal_args", "activation_args", "linear_args",
-    "cross_entropy_args", "REDUCTIONS", "MODES",
+    "cross_entropy_args", "REDUCTIONS", "MODES", "cross_entropy_grad_output", "check_linear_bias",
+    "check_rng", "check_mask", "flatten_dims", "check_grad_size",
 ]
 
 
@@ -140,6 +143,32 @@ def check_size_args(fn: str, n, kernel_size, stride, padding, dilation) -> None:
             f"the padded input n + 2*padding = {n} + 2*{padding} = {n + 2 * padding}; use a "
             "smaller kernel_size or dilation, more padding, or a larger input"
         )
+
+
+def check_kernel_size(kernel_size, fn: str) -> tuple[int, ...]:
+    """A kernel size for parameter counting: an int (square 2-D kernel) or 1 to 3 ints."""
+    if is_int(kernel_size):
+        ks = (int(kernel_size),) * 2
+    elif isinstance(kernel_size, (tuple, list)) and 1 <= len(kernel_size) <= 3 and all(
+            is_int(k) for k in kernel_size):
+        ks = tuple(int(k) for k in kernel_size)
+    else:
+        raise TypeError(f"{fn}: kernel_size must be an int or a tuple of ints, got {kernel_size!r}")
+    if min(ks) < 1:
+        raise ValueError(f"{fn}: kernel_size must be >= 1, got {kernel_size!r}")
+    return ks
+
+
+def check_layer(layer, idx: int, fn: str) -> tuple[int, int, int]:
+    """One layer of a receptive-field stack: k, (k, s) or (k, s, d) -> (k, s, d), each >= 1."""
+    if is_int(layer):
+        layer = (layer,)
+    if not isinstance(layer, (tuple, list)) or not 1 <= len(layer) <= 3:
+        raise TypeError(f"{fn}: layers[{idx}] must be (kernel_size, stride, dilation), got {layer!r}")
+    k, s, d = (tuple(layer) + (1, 1))[:3]
+    for name, v in (("kernel_size", k), ("stride", s), ("dilation", d)):
+        positive_int(v, f"layers[{idx}] {name}", fn)
+    return int(k), int(s), int(d)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -252,13 +281,35 @@ def check_same_shape(x: np.ndarray, grad_output, fn: str) -> np.ndarray:
     return cast(go, x.dtype)
 
 
-def check_indices(indices, shape, fn: str) -> np.ndarray:
-    """The integer max-pool indices of the forward, of the output's shape."""
+def check_indices(indices, shape, fn: str, plane=None) -> np.ndarray:
+    """The integer max-pool indices of the forward, of the output's shape; with ``plane``
+    = (H, W), also flat positions inside the H*W input plane."""
     indices = numeric_array(indices, "indices", fn)
     if indices.dtype.kind not in "iu" or indices.shape != tuple(shape):
         raise ValueError(f"{fn}: indices must be the integer array of shape {tuple(shape)} returned "
                          f"by the forward, got dtype {indices.dtype} shape {tuple(indices.shape)}")
+    if plane is not None and indices.size:
+        h, w = plane
+        if indices.min() < 0 or indices.max() >= h * w:
+            raise ValueError(f"{fn}: indices must be flat positions in 0..{h * w - 1} of the "
+                             f"{h}x{w} input plane, as returned by the forward with "
+                             "return_indices=True")
     return indices
+
+
+def check_cache(cache, kind: type, fn: str, input_shape, what: str, **params):
+    """The cache of a ``*_with_cache`` forward: an instance of ``kind`` made for this input
+    shape and these parameters (``params``: field name -> the value this call normalised to;
+    ``what`` names them in the message, e.g. "stride/padding/dilation")."""
+    if not isinstance(cache, kind):
+        raise TypeError(f"{fn}: cache must be the {kind.__name__} returned by the *_with_cache "
+                        f"forward, got {type(cache).__name__}")
+    if tuple(cache.input_shape) != tuple(input_shape) or any(
+            getattr(cache, name) != value for name, value in params.items()):
+        raise ValueError(f"{fn}: cache does not match this call (forward input "
+                         f"{tuple(cache.input_shape)}, got input {tuple(input_shape)}, or different "
+                         f"{what}); pass the cache from the matching forward")
+    return cache
 
 
 # ----------------------------------------------------------------------------------------------
@@ -428,6 +479,67 @@ def linear_args(fn, input, weight):
             f"{w.shape[1]} (weight.shape[1] = in_features){hint}"
         )
     return x, cast(w, x.dtype)
+
+
+def cross_entropy_grad_output(grad_output, n: int, reduction: str, dtype, fn: str):
+    """The upstream gradient of a cross-entropy loss: an (N,) array in ``dtype`` for
+    reduction="none", else a Python float (the loss was one number)."""
+    go = numeric_array(grad_output, "grad_output", fn)
+    if reduction == "none":
+        if go.shape != (n,):
+            raise ValueError(f"{fn}: with reduction='none' grad_output must have shape ({n},), got "
+                             f"{tuple(go.shape)}")
+        return cast(go.astype(dtype, copy=False), dtype)
+    if go.size != 1:
+        raise ValueError(f"{fn}: with reduction={reduction!r} grad_output must be a scalar, got shape "
+                         f"{tuple(go.shape)}")
+    return float(go.reshape(()))
+
+
+def check_linear_bias(bias, out_features: int, dtype, fn: str):
+    """None, or an (out_features,) bias in ``dtype``."""
+    if bias is None:
+        return None
+    b = float_array(bias, "bias", fn)
+    if b.shape != (out_features,):
+        raise ValueError(f"{fn}: bias must have shape (out_features,) = ({out_features},), "
+                         f"got shape {tuple(b.shape)}")
+    return cast(b, dtype)
+
+
+def check_rng(rng, fn: str) -> np.random.Generator:
+    """A numpy.random.Generator (layers pass ``cnnlab.nn.get_rng()``)."""
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"{fn}: rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    return rng
+
+
+def check_mask(mask, go: np.ndarray, fn: str) -> np.ndarray:
+    """A dropout mask of grad_output's shape."""
+    mask = np.asarray(mask)
+    if mask.shape != go.shape:
+        raise ValueError(f"{fn}: mask must have the shape of grad_output {tuple(go.shape)}, got "
+                         f"{tuple(mask.shape)}")
+    return mask
+
+
+def flatten_dims(start_dim, end_dim, ndim: int, fn: str) -> tuple[int, int]:
+    """start_dim and end_dim of a flatten as axes 0..ndim-1, start not after end."""
+    nd = max(ndim, 1)
+    a = check_dim(start_dim, nd, fn) % nd
+    b = check_dim(end_dim, nd, fn) % nd
+    if a > b:
+        raise ValueError(f"{fn}: start_dim ({start_dim}) must not come after end_dim ({end_dim})")
+    return a, b
+
+
+def check_grad_size(grad_output, shape: tuple, fn: str) -> np.ndarray:
+    """grad_output with as many elements as ``shape`` (to be reshaped to it), as floats."""
+    go = float_array(grad_output, "grad_output", fn)
+    if go.size != math.prod(shape):
+        raise ValueError(f"{fn}: grad_output has {go.size} elements, the input shape "
+                         f"{shape} has {math.prod(shape)}")
+    return go
 
 
 REDUCTIONS = ("mean", "sum", "none")

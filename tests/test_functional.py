@@ -710,9 +710,9 @@ def test_pool_backward_tiling_matches_indices_and_sum(shape, k, s, p):
     via_idx = F.max_pool2d_backward(g, x, k, s, p, indices=idx)
     # the taps path (what nn.MaxPool2d uses), with garbage-free output in untouched pixels
     for _ in range(3):                                  # reuse of freed memory must not leak
-        out2, tap = F._max_pool2d_with_taps(x, k, s, p, 1)
+        out2, cache = F.max_pool2d_with_cache(x, k, s, p, 1)
         np.testing.assert_array_equal(out2, out)
-        np.testing.assert_array_equal(F._max_pool2d_backward_taps(g, x, tap, k, s, p, 1), via_idx)
+        np.testing.assert_array_equal(F.max_pool2d_backward(g, x, k, s, p, 1, cache=cache), via_idx)
         np.testing.assert_array_equal(F.max_pool2d_backward(g, x, k, s, p), via_idx)
     # sum pooling (stride = kernel): every pixel of a window gets the window's gradient,
     # pixels in no window get 0

@@ -49,6 +49,13 @@ class _PoolNd(Module):
 # --------------------------------------------------------------------------- max
 
 class _MaxPoolNd(_PoolNd):
+    """Max pooling; a subclass sets ``_ops`` (the functional forward, forward-with-cache and
+    backward). In training mode forward keeps which tap of each window won (the cache), and
+    backward sends each gradient to its winner; after an eval-mode forward the backward finds
+    the winners again."""
+
+    _ops: tuple = ()
+
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1,
                  return_indices=False, ceil_mode=False):
         super().__init__()
@@ -60,69 +67,45 @@ class _MaxPoolNd(_PoolNd):
         self.return_indices = False
         self.ceil_mode = False
 
+    def forward(self, input):
+        input = self._check(input)
+        plain, with_cache, _ = self._ops
+        window = (self.kernel_size, self.stride, self.padding, self.dilation)
+        if self.training:
+            out, cache = with_cache(input, *window)
+        else:
+            out, cache = plain(input, *window), None
+        self._ctx = (input, cache)
+        return out
+
+    def backward(self, grad_output):
+        input, cache = self._saved()
+        if not self.needs_input_grad:
+            return None
+        return self._ops[2](grad_output, input, self.kernel_size, self.stride, self.padding,
+                            self.dilation, cache=cache)
+
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, "
                 f"padding={self.padding}, dilation={self.dilation}, ceil_mode=False")
 
 
 class MaxPool2d(_MaxPoolNd):
-    """Max pooling over NCHW; stride defaults to kernel_size; ties go to the first maximum.
-
-    Forward keeps which tap of each window won (small ints, cheaper than PyTorch-style flat
-    indices), backward sends each gradient to its winner::
+    """Max pooling over NCHW; stride defaults to kernel_size; ties go to the first maximum::
 
         input  : (N, C, H, W)
         output : (N, C, OH, OW)
     """
 
     _nd = 2
-
-    def forward(self, input):
-        input = self._check(input)
-        if self.training:
-            out, tap = F._max_pool2d_with_taps(input, self.kernel_size, self.stride,
-                                               self.padding, self.dilation)
-        else:
-            out = F.max_pool2d(input, self.kernel_size, self.stride, self.padding,
-                               self.dilation)
-            tap = None
-        self._ctx = (input, tap)
-        return out
-
-    def backward(self, grad_output):
-        input, tap = self._saved()
-        if not self.needs_input_grad:
-            return None
-        if tap is None:                       # forward ran in eval mode: find the winners
-            return F.max_pool2d_backward(grad_output, input, self.kernel_size, self.stride,
-                                         self.padding, self.dilation)
-        return F._max_pool2d_backward_taps(grad_output, input, tap, self.kernel_size,
-                                           self.stride, self.padding, self.dilation)
+    _ops = (F.max_pool2d, F.max_pool2d_with_cache, F.max_pool2d_backward)
 
 
 class MaxPool1d(_MaxPoolNd):
     """Max pooling over NCL signals: input (N, C, L) -> output (N, C, OL)."""
 
     _nd = 1
-
-    def forward(self, input):
-        input = self._check(input)
-        if self.training:
-            out, idx = F.max_pool1d(input, self.kernel_size, self.stride, self.padding,
-                                    self.dilation, return_indices=True)
-        else:
-            out = F.max_pool1d(input, self.kernel_size, self.stride, self.padding,
-                               self.dilation)
-            idx = None
-        self._ctx = (input, idx)
-        return out
-
-    def backward(self, grad_output):
-        input, idx = self._saved()
-        if not self.needs_input_grad:
-            return None
-        return F.max_pool1d_backward(grad_output, input, self.kernel_size, self.stride,
-                                     self.padding, self.dilation, indices=idx)
+    _ops = (F.max_pool1d, F.max_pool1d_with_cache, F.max_pool1d_backward)
 
 
 # --------------------------------------------------------------------------- average
