@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from cnnlab import functional as F
 from cnnlab._args import real_number
-from cnnlab.nn.module import Module
+from cnnlab.nn.module import ParameterFreeLayer
 
 __all__ = ["ReLU", "LeakyReLU", "SiLU", "Sigmoid", "Tanh"]
 
 
-class _Activation(Module):
+class _Activation(ParameterFreeLayer):
     """Elementwise y = f(x) with ``_ops = (F.<name>, F.<name>_backward)``; with
-    ``_grad_from_output`` the backward is given the forward's output (``output=``).
+    ``_grad_from_output`` the functional backward is given the forward's output (``output=``).
 
     ``inplace=True`` is accepted so torch code runs unchanged, but cnnlab never overwrites the
     input (backward needs it); the flag only shows in the repr.
@@ -34,7 +34,7 @@ class _Activation(Module):
     def _fn(self, x):
         return self._ops[0](x)
 
-    def _grad(self, g, x, out):
+    def _input_grad(self, g, x, out):
         if self._grad_from_output:
             return self._ops[1](g, x, output=out)
         return self._ops[1](g, x)
@@ -43,12 +43,6 @@ class _Activation(Module):
         out = self._fn(input)
         self._ctx = (input, out)
         return out
-
-    def backward(self, grad_output):
-        input, out = self._saved()
-        if not self.needs_input_grad:
-            return None
-        return self._grad(grad_output, input, out)
 
 
 class ReLU(_Activation):
@@ -67,7 +61,7 @@ class LeakyReLU(_Activation):
     def _fn(self, x):
         return F.leaky_relu(x, self.negative_slope)
 
-    def _grad(self, g, x, out):
+    def _input_grad(self, g, x, out):
         return F.leaky_relu_backward(g, x, self.negative_slope)
 
     def extra_repr(self) -> str:

@@ -10,7 +10,7 @@ import numpy as np
 from cnnlab import functional as F
 from cnnlab._args import (check_bool, check_probability, float_array, float_dtype, int_at_least,
                           int_value)
-from cnnlab.nn.module import Module, accumulate_grad, get_rng, init_uniform
+from cnnlab.nn.module import Module, ParameterFreeLayer, accumulate_grad, get_rng, init_uniform
 
 __all__ = ["Linear", "Flatten", "Dropout"]
 
@@ -80,7 +80,7 @@ class Linear(Module):
                 f"bias={self.bias is not None}")
 
 
-class Flatten(Module):
+class Flatten(ParameterFreeLayer):
     """Flatten axes start_dim..end_dim into one: (N, C, H, W) -> (N, C*H*W) by default."""
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
@@ -89,20 +89,17 @@ class Flatten(Module):
         self.end_dim = int_value(end_dim, "end_dim", "Flatten")
 
     def forward(self, input):
-        self._ctx = np.shape(input)
+        self._ctx = (np.shape(input),)
         return F.flatten(input, self.start_dim, self.end_dim)
 
-    def backward(self, grad_output):
-        shape = self._saved()
-        if not self.needs_input_grad:
-            return None
+    def _input_grad(self, grad_output, shape):
         return F.flatten_backward(grad_output, shape)
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
-class Dropout(Module):
+class Dropout(ParameterFreeLayer):
     """Zero each element with probability p during training and scale the survivors by
     1/(1-p) ("inverted dropout", as torch), so evaluation needs no rescaling: in eval mode
     the layer is the identity. Masks come from :func:`get_rng` (seed: ``manual_seed``);
@@ -121,10 +118,7 @@ class Dropout(Module):
         self._ctx = (mask,)
         return out
 
-    def backward(self, grad_output):
-        (mask,) = self._saved()
-        if not self.needs_input_grad:
-            return None
+    def _input_grad(self, grad_output, mask):
         if mask is None:  # identity (eval mode or p == 0)
             return grad_output
         return F.dropout_backward(grad_output, mask, self.p)

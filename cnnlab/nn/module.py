@@ -3,7 +3,8 @@
 ``Module`` registers the Parameters and Modules assigned to its attributes (as
 ``torch.nn.Module`` does), so ``parameters()``, ``named_parameters()``, ``state_dict()``,
 ``train()``/``eval()`` and ``zero_grad()`` find them. The layers in the other files of this
-package subclass it and use the two helpers at the end: :func:`init_uniform` (torch's default
+package subclass it (those without parameters through :class:`ParameterFreeLayer`) and use the
+two helpers at the end: :func:`init_uniform` (torch's default
 initialisation) and :func:`accumulate_grad` (``param.grad += grad``, as torch accumulates).
 """
 from __future__ import annotations
@@ -316,6 +317,25 @@ class Module:
     def __dir__(self):
         return sorted(set(super().__dir__()) | set(self._parameters) | set(self._modules))
 
+
+
+class ParameterFreeLayer(Module):
+    """A layer without parameters (activations, pooling, Flatten, Dropout): its backward has
+    only the input gradient to compute, and skips even that when ``needs_input_grad`` is False
+    (the first layer of a Sequential).
+
+    A subclass's ``forward`` keeps a tuple in ``self._ctx``; ``_input_grad(grad_output, *ctx)``
+    returns d loss / d input.
+    """
+
+    def backward(self, grad_output):
+        saved = self._saved()
+        if not self.needs_input_grad:
+            return None
+        return self._input_grad(grad_output, *saved)
+
+    def _input_grad(self, grad_output, *saved):  # pragma: no cover - overridden
+        raise NotImplementedError(f"{type(self).__name__} must implement _input_grad()")
 
 
 # --------------------------------------------------------------------------- helpers for layers

@@ -11,7 +11,7 @@ import numpy as np
 
 from cnnlab import functional as F
 from cnnlab._args import check_batched_input, check_norm_type, int_tuple
-from cnnlab.nn.module import Module
+from cnnlab.nn.module import ParameterFreeLayer
 
 __all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "LPPool2d"]
 
@@ -26,7 +26,7 @@ def _as_tuple(value, n: int) -> tuple:
     return tuple(value) if isinstance(value, tuple) else (value,) * n
 
 
-class _PoolNd(Module):
+class _PoolNd(ParameterFreeLayer):
     """What the max and average pools share: the window arguments and the input check.
     A subclass sets ``_nd`` (1 or 2)."""
 
@@ -78,10 +78,7 @@ class _MaxPoolNd(_PoolNd):
         self._ctx = (input, cache)
         return out
 
-    def backward(self, grad_output):
-        input, cache = self._saved()
-        if not self.needs_input_grad:
-            return None
+    def _input_grad(self, grad_output, input, cache):
         return self._ops[2](grad_output, input, self.kernel_size, self.stride, self.padding,
                             self.dilation, cache=cache)
 
@@ -126,14 +123,11 @@ class _AvgPoolNd(_PoolNd):
 
     def forward(self, input):
         input = self._check(input)
-        self._ctx = input
+        self._ctx = (input,)
         return self._ops[0](input, self.kernel_size, self.stride, self.padding,
                             self.count_include_pad)
 
-    def backward(self, grad_output):
-        input = self._saved()
-        if not self.needs_input_grad:
-            return None
+    def _input_grad(self, grad_output, input):
         return self._ops[1](grad_output, input, self.kernel_size, self.stride, self.padding,
                             self.count_include_pad)
 
@@ -184,13 +178,10 @@ class LPPool2d(_PoolNd):
 
     def forward(self, input):
         input = self._check(input)
-        self._ctx = input
+        self._ctx = (input,)
         return F.lp_pool2d(input, self.norm_type, self.kernel_size, self.stride)
 
-    def backward(self, grad_output):
-        input = self._saved()
-        if not self.needs_input_grad:
-            return None
+    def _input_grad(self, grad_output, input):
         return F.lp_pool2d_backward(grad_output, input, self.norm_type, self.kernel_size,
                                     self.stride)
 
