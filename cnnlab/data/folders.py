@@ -82,8 +82,6 @@ def download_dir(ds, root, verbose: bool) -> Path:
     return cache
 
 
-
-
 def how_to_provide(ds) -> str:
     """The ways to make ``ds`` available, for the message of a DatasetUnavailable."""
     cache = user_cache_dir() / ds.key

@@ -124,8 +124,6 @@ def load_mnist_or_sample(root=None, *, download: bool = True, mirrors=None,
     return result
 
 
-
-
 def sample_image(name: str = "grace_hopper", grayscale: bool = True) -> np.ndarray:
     """A real image in [0, 1] from packages already installed (no network).
 

@@ -36,8 +36,8 @@ def normalize(x, mean=None, std=None) -> np.ndarray:
 def to_nchw(x, mean=None, std=None) -> np.ndarray:
     """Images for a CNN: uint8 (N, 28, 28) → float32 (N, 1, 28, 28) scaled to [0, 1].
 
-    Also accepts (N, H, W, C) -> (N, C, H, W) when C is 1 or 3, and (N, 1, H, W) unchanged in
-    shape. With ``mean`` (and ``std``, default 1) the result is also normalised:
+    x : (N, H, W), (N, H, W, C) with C 1 or 3, or (N, C, H, W); uint8 (0..255) or floats
+    returns (N, C, H, W) float32; with ``mean`` (and ``std``, default 1) also normalised:
     ``(x / 255 - mean) / std``.
     """
     x = np.asarray(x)

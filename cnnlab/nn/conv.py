@@ -102,14 +102,13 @@ class Conv2d(_ConvNd):
     """2-D convolution (cross-correlation, as in every framework) over NCHW images.
 
     ``Conv2d(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
-    bias=True, dtype=np.float32)``::
+    bias=True, dtype=np.float32)``
 
-        weight : (C_out, C_in, kH, kW)
-        bias   : (C_out,)
-        input  : (N, C_in, H, W)
-        output : (N, C_out, OH, OW)
-
-    with OH = floor((H + 2*pad - dilation*(kH-1) - 1)/stride) + 1 (``cnnlab.output_size``).
+    weight : (C_out, C_in, kH, kW)
+    bias   : (C_out,) or None (bias=False)
+    input  : (N, C_in, H, W)
+    returns (N, C_out, OH, OW), OH = floor((H + 2*pad - dilation*(kH-1) - 1)/stride) + 1
+    (``cnnlab.output_size``), likewise OW.
     """
 
     _nd = 2
@@ -118,11 +117,11 @@ class Conv2d(_ConvNd):
 
 
 class Conv1d(_ConvNd):
-    """1-D convolution over NCL signals, arguments as :class:`Conv2d`::
+    """1-D convolution over NCL signals, arguments as :class:`Conv2d`.
 
-        weight : (C_out, C_in, k)
-        input  : (N, C_in, L)
-        output : (N, C_out, OL)
+    weight : (C_out, C_in, k)
+    input  : (N, C_in, L)
+    returns (N, C_out, OL)
     """
 
     _nd = 1

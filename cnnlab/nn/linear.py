@@ -18,12 +18,12 @@ __all__ = ["Linear", "Flatten", "Dropout"]
 class Linear(Module):
     """Fully connected layer y = x @ weight.T + bias.
 
-    ``Linear(in_features, out_features, bias=True, dtype=np.float32)``::
+    ``Linear(in_features, out_features, bias=True, dtype=np.float32)``
 
-        weight : (out_features, in_features)
-        bias   : (out_features,)
-        input  : (N, in_features)       (or (*, in_features): leading axes are kept, as torch)
-        output : (N, out_features)
+    weight : (out_features, in_features)
+    bias   : (out_features,) or None (bias=False)
+    input  : (N, in_features), or (*, in_features): leading axes are kept, as torch
+    returns (N, out_features)
     """
 
     def __init__(self, in_features, out_features, bias=True, *, dtype=None):

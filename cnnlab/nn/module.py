@@ -4,8 +4,8 @@
 ``torch.nn.Module`` does), so ``parameters()``, ``named_parameters()``, ``state_dict()``,
 ``train()``/``eval()`` and ``zero_grad()`` find them. The layers in the other files of this
 package subclass it (those without parameters through :class:`ParameterFreeLayer`) and use the
-two helpers at the end: :func:`init_uniform` (torch's default
-initialisation) and :func:`accumulate_grad` (``param.grad += grad``, as torch accumulates).
+two helpers at the end: :func:`init_uniform` (torch's default initialisation) and
+:func:`accumulate_grad` (``param.grad += grad``, as torch accumulates).
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from cnnlab._args import check_bool, positive_int
+
 # --------------------------------------------------------------------------- randomness
 
 _rng = np.random.default_rng()
@@ -31,7 +32,7 @@ def manual_seed(seed: int) -> np.random.Generator:
     """
     seed = positive_int(seed, "seed", "manual_seed", minimum=0, noun="integer")
     # Re-seed the SAME generator object, so code that kept get_rng() sees the new seed.
-    _rng.bit_generator.state = np.random.PCG64(int(seed)).state
+    _rng.bit_generator.state = np.random.PCG64(seed).state
     return _rng
 
 
@@ -316,7 +317,6 @@ class Module:
 
     def __dir__(self):
         return sorted(set(super().__dir__()) | set(self._parameters) | set(self._modules))
-
 
 
 class ParameterFreeLayer(Module):

@@ -88,10 +88,10 @@ class _MaxPoolNd(_PoolNd):
 
 
 class MaxPool2d(_MaxPoolNd):
-    """Max pooling over NCHW; stride defaults to kernel_size; ties go to the first maximum::
+    """Max pooling over NCHW; stride defaults to kernel_size; ties go to the first maximum.
 
-        input  : (N, C, H, W)
-        output : (N, C, OH, OW)
+    input  : (N, C, H, W)
+    returns (N, C, OH, OW)
     """
 
     _nd = 2
@@ -99,7 +99,11 @@ class MaxPool2d(_MaxPoolNd):
 
 
 class MaxPool1d(_MaxPoolNd):
-    """Max pooling over NCL signals: input (N, C, L) -> output (N, C, OL)."""
+    """Max pooling over NCL signals.
+
+    input  : (N, C, L)
+    returns (N, C, OL)
+    """
 
     _nd = 1
     _ops = (F.max_pool1d, F.max_pool1d_with_cache, F.max_pool1d_backward)
@@ -137,14 +141,22 @@ class _AvgPoolNd(_PoolNd):
 
 class AvgPool2d(_AvgPoolNd):
     """Average pooling over NCHW (the 1998 LeNet's subsampling, without its trainable
-    coefficient); stride defaults to kernel_size. input (N, C, H, W) -> (N, C, OH, OW)."""
+    coefficient); stride defaults to kernel_size.
+
+    input  : (N, C, H, W)
+    returns (N, C, OH, OW)
+    """
 
     _nd = 2
     _ops = (F.avg_pool2d, F.avg_pool2d_backward)
 
 
 class AvgPool1d(_AvgPoolNd):
-    """Average pooling over NCL signals: input (N, C, L) -> output (N, C, OL)."""
+    """Average pooling over NCL signals.
+
+    input  : (N, C, L)
+    returns (N, C, OL)
+    """
 
     _nd = 1
     _ops = (F.avg_pool1d, F.avg_pool1d_backward)
@@ -163,7 +175,10 @@ class AvgPool1d(_AvgPoolNd):
 class LPPool2d(_PoolNd):
     """Power-average pooling (sum over the window of x**p) ** (1/p); p=2 is L2 pooling.
 
-    ``LPPool2d(norm_type, kernel_size, stride=None)``; input (N, C, H, W) -> (N, C, OH, OW).
+    ``LPPool2d(norm_type, kernel_size, stride=None)``
+
+    input  : (N, C, H, W)
+    returns (N, C, OH, OW)
     """
 
     def __init__(self, norm_type, kernel_size, stride=None, ceil_mode=False):

@@ -38,7 +38,6 @@ def in_jupyter() -> bool:
         shell, "config", {})
 
 
-
 class Callback:
     """Base class for things that watch training (like Keras callbacks).
 
