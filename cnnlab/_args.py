@@ -36,8 +36,8 @@ __all__ = [
     # windows
     "check_kernel_fits", "conv_padding", "check_windows_see_input",
     # bundles for cnnlab.functional
-    "conv_args", "pool_args", "signal_args", "activation_args", "linear_args",
-    "cross_entropy_args", "REDUCTIONS", "MODES", "cross_entropy_grad_output", "check_linear_bias",
+    "conv_args", "pool_args", "signal_args", "activation_args", "softmax_args", "linear_args",
+    "cross_entropy_args", "REDUCTIONS", "MODES", "cross_entropy_grad_output",
     "check_rng", "check_mask", "flatten_dims", "check_grad_size",
 ]
 
@@ -252,14 +252,15 @@ def check_weight(weight, x: np.ndarray, fn: str, nd: int) -> np.ndarray:
     return cast(weight, x.dtype)
 
 
-def check_bias(bias, c_out: int, dtype, fn: str):
-    """None, or a (C_out,) bias in ``dtype``."""
+def check_bias(bias, c_out: int, dtype, fn: str, axis: str = "C_out"):
+    """None, or a (C_out,) bias in ``dtype`` (``axis="out_features"`` for a linear layer)."""
     if bias is None:
         return None
     bias = float_array(bias, "bias", fn)
     if bias.shape != (c_out,):
-        raise ValueError(f"{fn}: bias must have shape (C_out,) = ({c_out},), one value per "
-                         f"output channel, got shape {tuple(bias.shape)}")
+        per = ", one value per output channel" if axis == "C_out" else ""
+        raise ValueError(f"{fn}: bias must have shape ({axis},) = ({c_out},){per}, "
+                         f"got shape {tuple(bias.shape)}")
     return cast(bias, dtype)
 
 
@@ -460,6 +461,18 @@ def activation_args(fn, x, grad_output=None):
     return x, check_same_shape(x, grad_output, fn)
 
 
+def softmax_args(fn, x, dim, grad_output=None):
+    """x (at least 1-D for the forward) and dim as an axis of x; with grad_output,
+    (x, grad_output, dim)."""
+    if grad_output is None:
+        x = activation_args(fn, x)
+        if x.ndim == 0:
+            raise ValueError(f"{fn}: x must have at least 1 dimension, got a scalar")
+        return x, check_dim(dim, x.ndim, fn)
+    x, go = activation_args(fn, x, grad_output)
+    return x, go, check_dim(dim, x.ndim, fn)
+
+
 def linear_args(fn, input, weight):
     """input (..., in_features) and weight (out_features, in_features) in the input's dtype."""
     x = float_array(input, "input", fn)
@@ -494,17 +507,6 @@ def cross_entropy_grad_output(grad_output, n: int, reduction: str, dtype, fn: st
         raise ValueError(f"{fn}: with reduction={reduction!r} grad_output must be a scalar, got shape "
                          f"{tuple(go.shape)}")
     return float(go.reshape(()))
-
-
-def check_linear_bias(bias, out_features: int, dtype, fn: str):
-    """None, or an (out_features,) bias in ``dtype``."""
-    if bias is None:
-        return None
-    b = float_array(bias, "bias", fn)
-    if b.shape != (out_features,):
-        raise ValueError(f"{fn}: bias must have shape (out_features,) = ({out_features},), "
-                         f"got shape {tuple(b.shape)}")
-    return cast(b, dtype)
 
 
 def check_rng(rng, fn: str) -> np.random.Generator:

@@ -15,8 +15,10 @@ Every sliding-window operation in ``cnnlab.functional`` is built from three idea
    product; the way back (``col2im``) adds each tap's slab into the padded input gradient through a
    strided slice, one slice per kernel tap (kH*kW additions, no loop over pixels).
 
-Shapes use PyTorch's NCHW layout. All functions here are private helpers: arguments are
-validated by the public functions in ``cnnlab.functional``.
+Shapes use PyTorch's NCHW layout. Arguments are validated by the public functions in
+``cnnlab.functional``, whose readable definitions are written with these pieces; the measured
+layouts built on them (batch-innermost col2im, a reused im2col buffer) are in
+``cnnlab._fast.conv``.
 """
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnlab._args import activation_args, cast, check_dim, real_number
+from cnnlab._args import activation_args, cast, real_number, softmax_args
 from cnnlab._fast import elementwise as fast
 
 __all__ = ["relu", "relu_backward", "sigmoid", "sigmoid_backward", "tanh", "tanh_backward",
@@ -118,31 +118,23 @@ def _softmax(x, dim):
 
 def softmax(x, dim=-1):
     """exp(x) / sum(exp(x)) along ``dim``, stable for large values."""
-    x = activation_args("softmax", x)
-    if x.ndim == 0:
-        raise ValueError("softmax: x must have at least 1 dimension, got a scalar")
-    return _softmax(x, check_dim(dim, x.ndim, "softmax"))
+    return _softmax(*softmax_args("softmax", x, dim))
 
 
 def softmax_backward(grad_output, x, dim=-1, output=None):
     """s * (grad - sum(grad * s, dim)) with s = softmax(x, dim)."""
-    x, go = activation_args("softmax_backward", x, grad_output)
-    dim = check_dim(dim, x.ndim, "softmax_backward")
+    x, go, dim = softmax_args("softmax_backward", x, dim, grad_output)
     s = _softmax(x, dim) if output is None else cast(np.asarray(output), x.dtype)
     return s * (go - (go * s).sum(axis=dim, keepdims=True))
 
 
 def log_softmax(x, dim=-1):
     """log(softmax(x)) = x - max - log(sum(exp(x - max))): stable for logits like 1000."""
-    x = activation_args("log_softmax", x)
-    if x.ndim == 0:
-        raise ValueError("log_softmax: x must have at least 1 dimension, got a scalar")
-    return _log_softmax(x, check_dim(dim, x.ndim, "log_softmax"))
+    return _log_softmax(*softmax_args("log_softmax", x, dim))
 
 
 def log_softmax_backward(grad_output, x, dim=-1, output=None):
     """grad - softmax(x) * sum(grad, dim)."""
-    x, go = activation_args("log_softmax_backward", x, grad_output)
-    dim = check_dim(dim, x.ndim, "log_softmax_backward")
+    x, go, dim = softmax_args("log_softmax_backward", x, dim, grad_output)
     s = _softmax(x, dim) if output is None else np.exp(cast(np.asarray(output), x.dtype))
     return go - s * go.sum(axis=dim, keepdims=True)

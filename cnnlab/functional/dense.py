@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnlab._args import (cast, check_grad_output, check_grad_size, check_linear_bias, check_mask,
+from cnnlab._args import (cast, check_grad_output, check_bias, check_grad_size, check_mask,
                           check_probability, check_rng, flatten_dims, float_array, linear_args,
                           numeric_array)
 
@@ -25,7 +25,7 @@ def linear(input, weight, bias=None):
     returns (N, out_features)
     """
     x, w = linear_args("linear", input, weight)
-    b = check_linear_bias(bias, w.shape[0], x.dtype, "linear")
+    b = check_bias(bias, w.shape[0], x.dtype, "linear", axis="out_features")
     out = x @ w.T
     if b is not None:
         out += b
