@@ -15,89 +15,17 @@ Every sliding-window operation in ``cnnlab.functional`` is built from three idea
    product; the way back (``col2im``) adds each tap's slab into the padded input gradient through a
    strided slice, one slice per kernel tap (kH*kW additions, no loop over pixels).
 
-Shapes use PyTorch's NCHW layout. All functions here are private helpers: arguments are
-validated by the public functions in ``cnnlab.functional``.
+Shapes use PyTorch's NCHW layout. Arguments are validated by the public functions in
+``cnnlab.functional``, whose readable definitions are written with these pieces; the measured
+layouts built on them (batch-innermost col2im, a reused im2col buffer) are in
+``cnnlab._fast.conv``.
 """
 from __future__ import annotations
-
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-__all__ = [
-    "pad_nchw", "window_view", "tap_slice", "out_len", "im2col", "im2col_into", "col2im",
-    "col2im_batch_last", "set_num_threads", "get_num_threads", "parallel_for",
-]
-
-
-# ----------------------------------------------------------------------------------------------
-# threads for the copy and elementwise work
-# ----------------------------------------------------------------------------------------------
-# BLAS already runs the big matrix products on several threads, but NumPy's copies and
-# elementwise loops run on one. NumPy releases the GIL inside those loops, so splitting a big
-# copy into parts on a few Python threads can use more cores. Small work is never split: a
-# thread hand-off costs ~25 microseconds, these copies are mostly limited by memory bandwidth,
-# and on a 2-core machine the second core is often still held by a BLAS thread that has just
-# finished a matrix product. Measured there (LeNet-5, batch 128), every job of a training step
-# (at most ~2.5 million numbers) ran faster on one thread, and a whole step ~5-10% faster.
-
-_num_threads = min(2, os.cpu_count() or 1)
-_executor: ThreadPoolExecutor | None = None
-_executor_lock = threading.Lock()
-_MIN_PARALLEL_ITEMS = 4_000_000          # numbers touched below which one thread is faster
-
-
-def set_num_threads(n: int) -> None:
-    """Use up to ``n`` threads for cnnlab's copies and elementwise loops (like
-    ``torch.set_num_threads``). BLAS threads are separate (threadpoolctl controls those)."""
-    global _num_threads, _executor
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"set_num_threads: n must be a positive int, got {n!r}")
-    with _executor_lock:
-        _num_threads = int(n)
-        if _executor is not None:
-            _executor.shutdown(wait=False)
-            _executor = None
-
-
-def get_num_threads() -> int:
-    """How many threads cnnlab's copies and elementwise loops may use."""
-    return _num_threads
-
-
-def _reset_after_fork() -> None:              # a forked child has no worker threads
-    global _executor
-    _executor = None
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_after_fork)
-
-
-def parallel_for(n: int, work, items: int) -> None:
-    """Call ``work(start, stop)`` on parts of ``range(n)`` that together cover it once.
-
-    ``items`` is roughly how many numbers the whole job touches; below ``_MIN_PARALLEL_ITEMS``
-    (or with one thread) this is just ``work(0, n)``. The parts must write disjoint outputs.
-    The calling thread does the first part itself.
-    """
-    global _executor
-    parts = min(_num_threads, n, max(1, items // _MIN_PARALLEL_ITEMS))
-    if parts <= 1 or threading.current_thread().name.startswith("cnnlab"):   # no nesting
-        work(0, n)
-        return
-    if _executor is None:
-        with _executor_lock:
-            if _executor is None:
-                _executor = ThreadPoolExecutor(_num_threads - 1, thread_name_prefix="cnnlab")
-    bounds = [n * i // parts for i in range(parts + 1)]
-    futures = [_executor.submit(work, bounds[i], bounds[i + 1]) for i in range(1, parts)]
-    work(bounds[0], bounds[1])
-    for f in futures:
-        f.result()
+__all__ = ["pad_nchw", "window_view", "tap_slice", "out_len", "im2col", "col2im"]
 
 
 def out_len(n: int, k: int, stride: int, dilation: int, pad_total: int) -> int:
@@ -185,19 +113,6 @@ def im2col(xp: np.ndarray, kernel, stride=(1, 1), dilation=(1, 1)) -> np.ndarray
     return cols.reshape(n, c * kh * kw, oh * ow)
 
 
-def im2col_into(buf: np.ndarray, win: np.ndarray) -> np.ndarray:
-    """Copy a block of windows ``win`` (n, C, kH, kW, OH, OW) into the contiguous ``buf``
-    (at least n images long) and return it as the (n, C*kH*kW, OH*OW) column matrix.
-
-    Used by the chunked forward convolution: the same small buffer is reused for every block
-    of about 16 images, so it stays in cache.
-    """
-    n, c, kh, kw, oh, ow = win.shape
-    b = buf[:n]
-    np.copyto(b, win)
-    return b.reshape(n, c * kh * kw, oh * ow)
-
-
 def col2im(cols: np.ndarray, padded_shape, kernel, stride=(1, 1), dilation=(1, 1)) -> np.ndarray:
     """Adjoint of ``im2col``: add every column entry back to the pixel it was copied from.
 
@@ -219,30 +134,4 @@ def col2im(cols: np.ndarray, padded_shape, kernel, stride=(1, 1), dilation=(1, 1
         for j in range(kw):
             rows, columns = tap_slice(i, j, (oh, ow), stride, dilation)
             out[:, :, rows, columns] += cols[:, :, i, j]
-    return out
-
-
-def col2im_batch_last(cols: np.ndarray, padded_shape, kernel, stride=(1, 1),
-                      dilation=(1, 1)) -> np.ndarray:
-    """col2im in the fast "batch innermost" layout.
-
-    cols         : (C, kH, kW, OH, OW, N)  (what W.T @ grad_output gives when grad_output
-                   is laid out as (C_out, OH*OW*N))
-    padded_shape : (C, Hp, Wp, N)
-    returns      : (C, Hp, Wp, N)
-
-    Each tap's slice-add now runs over OW*N contiguous numbers instead of OW, which is about
-    twice as fast as the same adds in NCHW order.
-    """
-    c, hp, wp, n = padded_shape
-    _, kh, kw, oh, ow, _ = cols.shape
-    out = np.zeros(padded_shape, dtype=cols.dtype)
-
-    def channels(a, b):                       # channels a..b-1 (one thread's share)
-        for i in range(kh):
-            for j in range(kw):
-                rows, columns = tap_slice(i, j, (oh, ow), stride, dilation)
-                out[a:b, rows, columns, :] += cols[a:b, i, j]
-
-    parallel_for(c, channels, items=cols.size)
     return out

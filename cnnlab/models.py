@@ -11,6 +11,7 @@ from collections import OrderedDict
 import numpy as np
 
 from cnnlab import nn
+from cnnlab._args import check_choice, positive_int
 
 __all__ = ["LeNet5", "VARIANTS"]
 
@@ -64,13 +65,8 @@ class LeNet5(nn.Sequential):
     """
 
     def __init__(self, variant: str = "modern", num_classes: int = 10, *, dtype=None):
-        if variant not in VARIANTS:
-            raise ValueError(f"LeNet5: unknown variant {variant!r}; valid variants are "
-                             + ", ".join(repr(v) for v in VARIANTS))
-        if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) \
-                or num_classes < 1:
-            raise ValueError(f"LeNet5: num_classes must be a positive integer, "
-                             f"got {num_classes!r}")
+        check_choice(variant, VARIANTS, "variant", "LeNet5")
+        num_classes = positive_int(num_classes, "num_classes", "LeNet5", noun="integer")
         if variant == "modern":
             act, act_name = nn.ReLU, "relu"
 
@@ -93,11 +89,11 @@ class LeNet5(nn.Sequential):
             (f"{act_name}3", act()),
             ("fc2", nn.Linear(120, 84, dtype=dtype)),
             (f"{act_name}4", act()),
-            ("fc3", nn.Linear(84, int(num_classes), dtype=dtype)),
+            ("fc3", nn.Linear(84, num_classes, dtype=dtype)),
         ])
         super().__init__(layers)
         self.variant = variant
-        self.num_classes = int(num_classes)
+        self.num_classes = num_classes
 
     def features(self, x) -> "OrderedDict[str, np.ndarray]":
         """Run ``x`` through the network and return every layer's output, in order.

@@ -21,23 +21,14 @@ may be changed between steps (learning-rate schedules).
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any
 
 import numpy as np
 
+from cnnlab._args import finite_number
 from cnnlab.nn import Module, Parameter
 
 __all__ = ["Optimizer", "SGD", "Adam"]
-
-
-def _real(value, name: str, owner: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{owner}: {name} must be a number, got {value!r}")
-    value = float(value)
-    if math.isnan(value):
-        raise ValueError(f"{owner}: {name} must be a number, got nan")
-    return value
 
 
 class Optimizer:
@@ -180,7 +171,7 @@ class SGD(Optimizer):
 
     def _validate(self, g: dict) -> None:
         for k in ("lr", "momentum", "dampening", "weight_decay"):
-            g[k] = _real(g[k], k, "SGD")
+            g[k] = finite_number(g[k], k, "SGD")
         if g["lr"] < 0:
             raise ValueError(f"SGD: invalid learning rate lr={g['lr']} (it must be >= 0; "
                              f"typical values are 0.001 to 0.1)")
@@ -240,7 +231,7 @@ class Adam(Optimizer):
 
     def _validate(self, g: dict) -> None:
         for k in ("lr", "eps", "weight_decay"):
-            g[k] = _real(g[k], k, "Adam")
+            g[k] = finite_number(g[k], k, "Adam")
         if g["lr"] < 0:
             raise ValueError(f"Adam: invalid learning rate lr={g['lr']} (it must be >= 0; "
                              f"1e-3 is the usual default)")
@@ -252,7 +243,7 @@ class Adam(Optimizer):
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"Adam: betas must be a pair (beta1, beta2) such as (0.9, 0.999), "
                              f"got {betas!r}")
-        b1, b2 = (_real(b, "betas", "Adam") for b in betas)
+        b1, b2 = (finite_number(b, "betas", "Adam") for b in betas)
         for i, b in enumerate((b1, b2)):
             if not 0.0 <= b < 1.0:
                 raise ValueError(f"Adam: invalid beta parameter at index {i}: {b} (each beta "

@@ -36,6 +36,12 @@ def correlate2d_naive(x, k):
     return out
 
 
+def _float(a):
+    """a as an array: floats keep their dtype, anything else becomes float64."""
+    a = np.asarray(a)
+    return a if a.dtype.kind == "f" else a.astype(np.float64)
+
+
 def _pad(x, ph, pw, value=0.0):
     N, C, H, W = x.shape
     xp = np.full((N, C, H + 2 * ph, W + 2 * pw), value, dtype=x.dtype)
@@ -49,7 +55,7 @@ def conv2d_naive(input, weight, bias=None, stride=1, padding=0, dilation=1):
     input (N, C_in, H, W), weight (C_out, C_in, kH, kW), bias (C_out,) or None;
     stride/padding/dilation int or pair (symmetric padding).
     """
-    x = np.asarray(input, dtype=float) if np.asarray(input).dtype.kind != "f" else np.asarray(input)
+    x = _float(input)
     w = np.asarray(weight, dtype=x.dtype)
     sH, sW = _pair(stride)
     pH, pW = _pair(padding)
@@ -76,31 +82,19 @@ def conv2d_naive(input, weight, bias=None, stride=1, padding=0, dilation=1):
 def conv1d_naive(input, weight, bias=None, stride=1, padding=0, dilation=1):
     """out[n, o, t] = bias[o] + sum_{c,i} weight[o, c, i] * padded[n, c, t*s + i*d]
 
-    input (N, C_in, L), weight (C_out, C_in, k).
+    input (N, C_in, L), weight (C_out, C_in, k): the 2-D loops on images of height 1.
     """
-    x = np.asarray(input, dtype=float) if np.asarray(input).dtype.kind != "f" else np.asarray(input)
+    x = _float(input)
     w = np.asarray(weight, dtype=x.dtype)
-    N, C, L = x.shape
-    C_out, _, k = w.shape
-    xp = np.zeros((N, C, L + 2 * padding), dtype=x.dtype)
-    xp[:, :, padding:padding + L] = x
-    OL = (L + 2 * padding - dilation * (k - 1) - 1) // stride + 1
-    out = np.zeros((N, C_out, OL), dtype=x.dtype)
-    for n in range(N):
-        for o in range(C_out):
-            for t in range(OL):
-                total = 0.0 if bias is None else bias[o]
-                for c in range(C):
-                    for i in range(k):
-                        total += w[o, c, i] * xp[n, c, t * stride + i * dilation]
-                out[n, o, t] = total
-    return out
+    out = conv2d_naive(x[:, :, None, :], w[:, :, None, :], bias, (1, stride), (0, padding),
+                       (1, dilation))
+    return out[:, :, 0, :]
 
 
 def max_pool2d_naive(input, kernel_size, stride=None, padding=0, dilation=1):
     """Largest value in each window (padding counts as -inf); returns (out, indices) where
     indices are flat positions row*W + col of the FIRST maximum in row-major window order."""
-    x = np.asarray(input, dtype=float) if np.asarray(input).dtype.kind != "f" else np.asarray(input)
+    x = _float(input)
     kH, kW = _pair(kernel_size)
     sH, sW = _pair(kernel_size if stride is None else stride)
     pH, pW = _pair(padding)
@@ -129,7 +123,7 @@ def max_pool2d_naive(input, kernel_size, stride=None, padding=0, dilation=1):
 def avg_pool2d_naive(input, kernel_size, stride=None, padding=0, count_include_pad=True):
     """Mean of each window (zero padding); divides by kH*kW, or by the number of real pixels
     in the window when count_include_pad=False."""
-    x = np.asarray(input, dtype=float) if np.asarray(input).dtype.kind != "f" else np.asarray(input)
+    x = _float(input)
     kH, kW = _pair(kernel_size)
     sH, sW = _pair(kernel_size if stride is None else stride)
     pH, pW = _pair(padding)

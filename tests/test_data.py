@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cnnlab import data
+from cnnlab.data import datasets
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 needs_fashion = pytest.mark.skipif(
@@ -160,7 +161,7 @@ def test_load_from_cnnlab_data_and_from_root(isolated, monkeypatch):
             (shared / p.name).symlink_to(p)
     monkeypatch.setenv("CNNLAB_DATA", str(isolated / "shared"))
     monkeypatch.setattr(data, "FASHION_MNIST",
-                        data._DatasetSpec(**{**data.FASHION_MNIST.__dict__, "system_dirs": ()}))
+                        datasets.DatasetSpec(**{**data.FASHION_MNIST.__dict__, "system_dirs": ()}))
     (xtr, ytr), _ = data.load_fashion_mnist(verbose=False)
     assert xtr.shape == (60000, 28, 28)
     monkeypatch.delenv("CNNLAB_DATA")
@@ -183,7 +184,7 @@ def test_offline_and_nothing_cached_is_a_clear_error(isolated, monkeypatch):
 
 
 def test_fashion_error_mentions_the_debian_package(isolated, monkeypatch):
-    monkeypatch.setattr(data, "FASHION_MNIST", data._DatasetSpec(
+    monkeypatch.setattr(data, "FASHION_MNIST", datasets.DatasetSpec(
         **{**data.FASHION_MNIST.__dict__, "system_dirs": ((str(isolated / "none"), "Debian"),)}))
     with pytest.raises(data.DatasetUnavailable, match="apt-get install dataset-fashion-mnist"):
         data.load_fashion_mnist(download=False, verbose=False)

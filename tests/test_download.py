@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 from cnnlab import data
+from cnnlab.data import datasets, download, folders
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 REPO = Path(__file__).resolve().parents[1]
@@ -49,13 +50,13 @@ def _make_toy(n_train=20, n_test=10, seed=0):
     }
     blobs = {name: gzip.compress(_idx_bytes(a), mtime=0) for name, a in arrays.items()}
     files = tuple(
-        data._FileSpec(name, len(arrays[name]),
+        datasets.FileSpec(name, len(arrays[name]),
                        sha256=hashlib.sha256(blob).hexdigest(),
                        md5=hashlib.md5(blob).hexdigest(),
                        raw_sha256=hashlib.sha256(gzip.decompress(blob)).hexdigest(),
                        size=len(blob))
         for name, blob in blobs.items())
-    spec = data._DatasetSpec(key="toy", title="Toy", files=files, mirrors=(),
+    spec = datasets.DatasetSpec(key="toy", title="Toy", files=files, mirrors=(),
                              mirrors_env="CNNLAB_TOY_MIRRORS")
     return spec, arrays, blobs
 
@@ -165,7 +166,7 @@ def test_download_verifies_caches_and_then_never_touches_the_network(online, ser
     spec, arrays, blobs = _make_toy()
     server.serve("a/", blobs)
     root = online / "root"
-    result = data._load_dataset(spec, root, mirrors=[server.url("a/")])
+    result = datasets.load_dataset(spec, root, mirrors=[server.url("a/")])
     _assert_equal_dataset(result, arrays)
     assert len(server.requests) == 4
     assert _leftovers(root) == sorted(blobs)  # the four files, no temporary files
@@ -175,7 +176,7 @@ def test_download_verifies_caches_and_then_never_touches_the_network(online, ser
 
     # Cached: same result, zero requests, even with the server gone.
     server.close()
-    again = data._load_dataset(spec, root, mirrors=[server.url("a/")])
+    again = datasets.load_dataset(spec, root, mirrors=[server.url("a/")])
     _assert_equal_dataset(again, arrays)
     assert len(server.requests) == 4
 
@@ -183,10 +184,10 @@ def test_download_verifies_caches_and_then_never_touches_the_network(online, ser
 def test_cached_files_are_used_even_when_offline(online, server, monkeypatch):
     spec, arrays, blobs = _make_toy()
     server.serve("", blobs)
-    data._load_dataset(spec, None, mirrors=[server.url()])  # into the user cache
+    datasets.load_dataset(spec, None, mirrors=[server.url()])  # into the user cache
     assert _leftovers(data.user_cache_dir() / "toy") == sorted(blobs)
     monkeypatch.setenv("CNNLAB_OFFLINE", "1")
-    _assert_equal_dataset(data._load_dataset(spec, None, mirrors=[server.url()]), arrays)
+    _assert_equal_dataset(datasets.load_dataset(spec, None, mirrors=[server.url()]), arrays)
     assert len(server.requests) == 4
 
 
@@ -197,7 +198,7 @@ def test_wrong_checksum_raises_and_leaves_nothing(online, server):
     server.serve("", bad)
     root = online / "root"
     with pytest.raises(data.ChecksumError) as info:
-        data._load_dataset(spec, root, mirrors=[server.url()])
+        datasets.load_dataset(spec, root, mirrors=[server.url()])
     msg = str(info.value)
     assert "t10k-images-idx3-ubyte.gz" in msg and "checksum" in msg
     assert spec.files[2].sha256 in msg  # shows what was expected
@@ -212,7 +213,7 @@ def test_cut_off_transfer_raises_and_leaves_nothing(online, server):
     server.routes["/train-images-idx3-ubyte.gz"] = ("short", blobs["train-images-idx3-ubyte.gz"])
     root = online / "root"
     with pytest.raises(data.IncompleteDownload) as info:
-        data._load_dataset(spec, root, mirrors=[server.url()])
+        datasets.load_dataset(spec, root, mirrors=[server.url()])
     assert "train-images-idx3-ubyte.gz" in str(info.value)
     assert "cut short" in str(info.value) or "broke off" in str(info.value)
     assert _leftovers(root) == []  # the first file failed: nothing at all in the cache
@@ -224,7 +225,7 @@ def test_bad_first_mirrors_fall_through_to_a_good_one(online, server):
     # a closed port (connection refused), then a mirror answering 404
     mirrors = [_closed_port_url(), server.url("missing/"), server.url("good/")]
     root = online / "root"
-    _assert_equal_dataset(data._load_dataset(spec, root, mirrors=mirrors), arrays)
+    _assert_equal_dataset(datasets.load_dataset(spec, root, mirrors=mirrors), arrays)
     assert sum(r.startswith("/missing/") for r in server.requests) == 4
     assert sum(r.startswith("/good/") for r in server.requests) == 4
     assert _leftovers(root) == sorted(blobs)
@@ -237,7 +238,7 @@ def test_a_hanging_mirror_times_out_and_falls_through(online, server, monkeypatc
         server.routes[f"/slow/{name}"] = ("hang", 3.0)
     monkeypatch.setattr(data, "CONNECT_TIMEOUT", 0.2)
     # one file is enough (and keeps the test short): fetch it directly
-    path = data._download_file(spec, spec.files[1], online / "root",
+    path = download.download_file(spec, spec.files[1], online / "root",
                                [server.url("slow/"), server.url("good/")], verbose=False)
     assert path.read_bytes() == blobs["train-labels-idx1-ubyte.gz"]
 
@@ -246,7 +247,7 @@ def test_all_mirrors_dead_is_a_clear_dataset_unavailable(online, server):
     spec, _, _ = _make_toy()
     root = online / "root"
     with pytest.raises(data.DatasetUnavailable) as info:
-        data._load_dataset(spec, root, mirrors=[_closed_port_url(), server.url("none/")])
+        datasets.load_dataset(spec, root, mirrors=[_closed_port_url(), server.url("none/")])
     msg = str(info.value)
     assert "every mirror failed" in msg and "HTTP 404" in msg
     assert "CNNLAB_DATA" in msg
@@ -258,14 +259,14 @@ def test_offline_mode_never_touches_the_network(online, server, monkeypatch):
     server.serve("", blobs)
     monkeypatch.setenv("CNNLAB_OFFLINE", "1")
     with pytest.raises(data.DatasetUnavailable) as info:
-        data._load_dataset(spec, online / "root", mirrors=[server.url()])
+        datasets.load_dataset(spec, online / "root", mirrors=[server.url()])
     msg = str(info.value)
     assert "CNNLAB_OFFLINE=1" in msg and "train-images-idx3-ubyte.gz" in msg
     assert str(online / "root") in msg  # where it looked
     assert server.requests == []
     with pytest.raises(data.DatasetUnavailable):
         monkeypatch.setenv("CNNLAB_OFFLINE", "0")
-        data._load_dataset(spec, online / "root", download=False, mirrors=[server.url()])
+        datasets.load_dataset(spec, online / "root", download=False, mirrors=[server.url()])
     assert server.requests == []
 
 
@@ -273,7 +274,7 @@ def test_mirrors_from_the_environment(online, server, monkeypatch):
     spec, arrays, blobs = _make_toy()
     server.serve("env/", blobs)
     monkeypatch.setenv("CNNLAB_TOY_MIRRORS", f"{_closed_port_url()} , {server.url('env')}")
-    _assert_equal_dataset(data._load_dataset(spec, online / "root"), arrays)
+    _assert_equal_dataset(datasets.load_dataset(spec, online / "root"), arrays)
     assert len(server.requests) == 4
 
 
@@ -282,7 +283,7 @@ def test_cnnlab_data_is_read_first_and_downloaded_into(online, server, monkeypat
     server.serve("", blobs)
     shared = online / "shared"
     monkeypatch.setenv("CNNLAB_DATA", str(shared))
-    _assert_equal_dataset(data._load_dataset(spec, None, mirrors=[server.url()]), arrays)
+    _assert_equal_dataset(datasets.load_dataset(spec, None, mirrors=[server.url()]), arrays)
     assert _leftovers(shared / "toy") == sorted(blobs)
     assert not (data.user_cache_dir() / "toy").exists()
 
@@ -293,7 +294,7 @@ def test_uncompressed_files_are_accepted(online):
     root.mkdir()
     for name, blob in blobs.items():
         (root / name[:-3]).write_bytes(gzip.decompress(blob))
-    _assert_equal_dataset(data._load_dataset(spec, root, download=False), arrays)
+    _assert_equal_dataset(datasets.load_dataset(spec, root, download=False), arrays)
 
 
 def test_recompressed_copy_is_accepted_by_content_hash(online, server):
@@ -302,7 +303,7 @@ def test_recompressed_copy_is_accepted_by_content_hash(online, server):
              for n, b in blobs.items()}
     assert all(other[n] != blobs[n] for n in blobs)
     server.serve("", other)
-    _assert_equal_dataset(data._load_dataset(spec, online / "r", mirrors=[server.url()]), arrays)
+    _assert_equal_dataset(datasets.load_dataset(spec, online / "r", mirrors=[server.url()]), arrays)
 
 
 # --------------------------------------------------------------------------------------
@@ -321,8 +322,9 @@ _CHILD = textwrap.dedent("""
     sys.path.insert(0, {tests!r})
     from test_download import _make_toy
     from cnnlab import data
+    from cnnlab.data import datasets
     spec, arrays, blobs = _make_toy()
-    (xtr, ytr), (xte, yte) = data._load_dataset(spec, {root!r}, mirrors={mirrors!r})
+    (xtr, ytr), (xte, yte) = datasets.load_dataset(spec, {root!r}, mirrors={mirrors!r})
     print(json.dumps({{"ok": bool((xtr == arrays["train-images-idx3-ubyte.gz"]).all()),
                        "cache": str(data.user_cache_dir())}}))
 """)
@@ -409,7 +411,7 @@ def test_read_only_root_missing_files_downloads_to_user_cache(world_tmp, server)
 
 def test_writable_check_never_creates_anything(tmp_path):
     target = tmp_path / "a" / "b" / "c"
-    assert data._is_writable_dir(target)
+    assert folders.is_writable_dir(target)
     assert not (tmp_path / "a").exists()
 
 
@@ -461,7 +463,7 @@ def test_download_progress_bar_text():
             return True
 
     tty = TTY()
-    bar = data._TextProgress("f.gz", 1000, stream=tty)
+    bar = download.TextProgress("f.gz", 1000, stream=tty)
     for _ in range(10):
         bar._last = 0.0
         bar.update(100)
@@ -471,7 +473,7 @@ def test_download_progress_bar_text():
     assert text.endswith("\n") and text.count("\n") == 1
 
     pipe = io.StringIO()  # not a terminal: a single line at the end
-    bar = data._TextProgress("f.gz", 1000, stream=pipe)
+    bar = download.TextProgress("f.gz", 1000, stream=pipe)
     bar.update(1000)
     bar.close()
     assert "\r" not in pipe.getvalue() and pipe.getvalue().count("\n") == 1

@@ -595,6 +595,34 @@ def test_conv_backward_bad_grad_output_and_cache():
             match="cache")
 
 
+def test_max_pool_cache_seam():
+    """max_pool*_with_cache -> (out, cache); the backward takes the cache (like conv's seam)
+    and refuses one from another call, a foreign object, or a cache together with indices."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2, 3, 8, 8))
+    out, cache = F.max_pool2d_with_cache(x, 2)
+    np.testing.assert_array_equal(out, F.max_pool2d(x, 2))
+    assert isinstance(cache, F.MaxPoolCache) and cache.input_shape == x.shape
+    g = rng.normal(size=out.shape)
+    np.testing.assert_array_equal(F.max_pool2d_backward(g, x, 2, cache=cache),
+                                  F.max_pool2d_backward(g, x, 2))
+    _raises(ValueError, F.max_pool2d_backward, g, x, 2, 2, 0, 1, cache=cache,
+            indices=F.max_pool2d(x, 2, return_indices=True)[1], match=["indices or cache"])
+    _raises(TypeError, F.max_pool2d_backward, g, x, 2, cache={"tap": 1},
+            match=["cache", "MaxPoolCache"])
+    _, other = F.max_pool2d_with_cache(x, 3, 2, 1)
+    _raises(ValueError, F.max_pool2d_backward, g, x, 2, cache=other,
+            match=["max_pool2d_backward", "cache does not match"])
+    _, other = F.max_pool2d_with_cache(x[:1], 2)
+    _raises(ValueError, F.max_pool2d_backward, g, x, 2, cache=other, match="(1, 3, 8, 8)")
+    x1 = x[:, :, 0, :]
+    out1, cache1 = F.max_pool1d_with_cache(x1, 2)
+    g1 = rng.normal(size=out1.shape)
+    np.testing.assert_array_equal(F.max_pool1d_backward(g1, x1, 2, cache=cache1),
+                                  F.max_pool1d_backward(g1, x1, 2))
+    _raises(ValueError, F.max_pool1d_backward, g1, x1, 2, cache=cache, match="cache")
+
+
 @pytest.mark.parametrize("bad", [
     np.array([["a", "b"], ["c", "d"]]), [["a", "b"], ["c", "d"]],
     np.array([[1, None]], dtype=object), "image",
@@ -710,9 +738,9 @@ def test_pool_backward_tiling_matches_indices_and_sum(shape, k, s, p):
     via_idx = F.max_pool2d_backward(g, x, k, s, p, indices=idx)
     # the taps path (what nn.MaxPool2d uses), with garbage-free output in untouched pixels
     for _ in range(3):                                  # reuse of freed memory must not leak
-        out2, tap = F._max_pool2d_with_taps(x, k, s, p, 1)
+        out2, cache = F.max_pool2d_with_cache(x, k, s, p, 1)
         np.testing.assert_array_equal(out2, out)
-        np.testing.assert_array_equal(F._max_pool2d_backward_taps(g, x, tap, k, s, p, 1), via_idx)
+        np.testing.assert_array_equal(F.max_pool2d_backward(g, x, k, s, p, 1, cache=cache), via_idx)
         np.testing.assert_array_equal(F.max_pool2d_backward(g, x, k, s, p), via_idx)
     # sum pooling (stride = kernel): every pixel of a window gets the window's gradient,
     # pixels in no window get 0

@@ -56,7 +56,7 @@ def _random_conv2d_case(rng):
 
 
 def test_random_conv2d_cases_cover_both_column_layouts():
-    # the training path keeps its columns in one of two layouts (see functional._columns);
+    # the training path keeps its columns in one of two layouts (see cnnlab._fast.conv.columns);
     # the random cases of test_conv2d_forward_backward must exercise both
     layouts = set()
     for seed in range(40):
@@ -449,8 +449,8 @@ def test_both_cached_column_layouts(cin, cout, needs_dx):
 
 def test_threaded_paths_match_torch(monkeypatch):
     """Force the split-over-threads code paths on small arrays and compare with torch."""
-    from cnnlab import _windows
-    monkeypatch.setattr(_windows, "_MIN_PARALLEL_ITEMS", 1)
+    from cnnlab._fast import threads
+    monkeypatch.setattr(threads, "_MIN_PARALLEL_ITEMS", 1)
     old = F.get_num_threads()
     F.set_num_threads(3)
     try:

@@ -1,8 +1,11 @@
-"""cnnlab._windows: padding, the zero-copy window view, im2col/col2im (adjoint pair)."""
+"""cnnlab._windows: padding, the zero-copy window view, im2col/col2im (adjoint pair); and the
+fast layouts and threads of cnnlab._fast that build on them."""
 import numpy as np
 import pytest
 
 from cnnlab import _windows as Wn
+from cnnlab._fast import conv as FC
+from cnnlab._fast import threads as T
 
 
 def test_pad_nchw_asymmetric_and_value():
@@ -56,7 +59,7 @@ def test_col2im_is_adjoint_of_im2col(k, s, d):
     n, kk, L = cols.shape
     oh, ow = Wn.window_view(x, k, s, d).shape[-2:]
     c6 = c.reshape(n, 3, k[0], k[1], oh, ow).transpose(1, 2, 3, 4, 5, 0)
-    back2 = Wn.col2im_batch_last(np.ascontiguousarray(c6), (3, 8, 9, n), k, s, d)
+    back2 = FC.col2im_batch_last(np.ascontiguousarray(c6), (3, 8, 9, n), k, s, d)
     np.testing.assert_allclose(back2.transpose(3, 0, 1, 2), back, rtol=1e-12)
 
 
@@ -64,16 +67,16 @@ def test_im2col_into_reuses_buffer():
     x = np.arange(2 * 1 * 4 * 4.0).reshape(2, 1, 4, 4)
     win = Wn.window_view(x, (2, 2))
     buf = np.empty((4,) + win.shape[1:])
-    cols = Wn.im2col_into(buf, win)
+    cols = FC.im2col_into(buf, win)
     assert np.shares_memory(cols, buf)
     np.testing.assert_array_equal(cols, Wn.im2col(x, (2, 2)))
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_parallel_for_covers_range_once(threads, monkeypatch):
-    monkeypatch.setattr(Wn, "_MIN_PARALLEL_ITEMS", 1)
-    old = Wn.get_num_threads()
-    Wn.set_num_threads(threads)
+    monkeypatch.setattr(T, "_MIN_PARALLEL_ITEMS", 1)
+    old = T.get_num_threads()
+    T.set_num_threads(threads)
     try:
         for n in (1, 2, 5, 17):
             hits = np.zeros(n, int)
@@ -81,18 +84,18 @@ def test_parallel_for_covers_range_once(threads, monkeypatch):
             def work(a, b):
                 hits[a:b] += 1
 
-            Wn.parallel_for(n, work, items=10 ** 9)
+            T.parallel_for(n, work, items=10 ** 9)
             assert hits.tolist() == [1] * n
         # exceptions in a worker reach the caller
         def boom(a, b):
             raise RuntimeError("boom")
         with pytest.raises(RuntimeError, match="boom"):
-            Wn.parallel_for(8, boom, items=10 ** 9)
+            T.parallel_for(8, boom, items=10 ** 9)
     finally:
-        Wn.set_num_threads(old)
+        T.set_num_threads(old)
 
 
 def test_set_num_threads_validates():
     with pytest.raises(ValueError, match="n must be"):
-        Wn.set_num_threads(0)
-    assert Wn.get_num_threads() >= 1
+        T.set_num_threads(0)
+    assert T.get_num_threads() >= 1

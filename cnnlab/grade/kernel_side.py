@@ -183,6 +183,15 @@ def static_refs(fn, rules: Rules) -> set:
     return refs
 
 
+def declared_module(frame, mod):
+    """The module a function says it belongs to: ``cnnlab.functional``'s functions live in its
+    concept modules (``cnnlab.functional.conv``) but name the package in ``__module__``."""
+    f = frame.f_globals.get(frame.f_code.co_name)
+    if getattr(f, "__code__", None) is frame.f_code:
+        return getattr(f, "__module__", None) or mod
+    return mod
+
+
 def make_profile(rules: Rules, calls: dict):
     """A ``sys.setprofile`` hook counting calls from outside the flagged modules into them."""
     flagged, reported, allowed = rules.flagged, rules.reported, rules.allowed
@@ -194,6 +203,7 @@ def make_profile(rules: Rules, calls: dict):
                 back = frame.f_back
                 if (back is None or not flagged(back.f_globals.get("__name__"))) \
                         and reported(mod) and frame.f_code.co_name not in allowed:
+                    mod = declared_module(frame, mod)
                     qual = f"{mod}.{frame.f_code.co_qualname}"
                     calls[qual] = calls.get(qual, 0) + 1
         elif event == "c_call":

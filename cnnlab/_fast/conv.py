@@ -1,0 +1,285 @@
+"""The measured fast path of the batched convolution (readable twins: ``cnnlab.functional.conv``).
+
+Three products make a training step: the forward ``W @ cols``, the weight gradient
+``grad @ cols.T`` and the input gradient ``col2im(W.T @ grad)``. What is measured here (LeNet-5,
+batch 128, float32, numpy's OpenBLAS, 2 cores) and why:
+
+* **Inference forward in blocks of images** (``conv2d_forward``): for each block of about 16
+  images the windows are copied into one small reused buffer and multiplied in one matmul written
+  straight into the NCHW output. Blocks beat one huge im2col by 1.3-1.5x (the buffer stays in
+  cache, no page faults) and bound memory (a single im2col of a 64x32x32x32 3x3 layer is 75 MB).
+* **Training forward keeps its columns** (``conv2d_forward_cached``) in one of two layouts
+  (``columns``, ``use_batch_last``) with a row of ones for the bias (the "bias trick": the bias
+  rides inside the forward product, and its gradient comes out of the weight-gradient product).
+* **GEMM rows**: with fewer than 8 output channels the weight matrix gets zero rows up to 8
+  (``_GEMM_MIN_ROWS``), because OpenBLAS runs narrower products 1.3-2x slower.
+* **Batch innermost col2im** (``col2im_batch_last``): each tap's slice-add runs over OW*N
+  contiguous numbers, about twice as fast as the same adds in NCHW order.
+
+Arguments are checked by the public functions in ``cnnlab.functional``; nothing here validates.
+``tests/test_fast_paths.py`` holds every function here equal to its readable twin.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from cnnlab._fast.threads import parallel_for
+from cnnlab._windows import col2im, out_len, pad_nchw, tap_slice, window_view
+
+__all__ = ["conv2d_forward", "conv2d_forward_cached", "conv2d_backward", "columns",
+           "use_batch_last", "im2col_into", "col2im_batch_last"]
+
+# Images per block in the forward convolution: ~16 images keeps the column buffer in cache.
+# The block is shrunk for big layers so one block's columns stay around 2 MB.
+_CHUNK_IMAGES = 16
+_CHUNK_BYTES = 2 << 20
+
+
+def conv2d_forward(x, w, b, stride, pads, dilation):
+    """Forward convolution in blocks of images (inference: nothing is kept for a backward).
+
+    x : (N, C_in, H, W)   w : (C_out, C_in, kH, kW)   b : (C_out,) or None
+    returns out (N, C_out, OH, OW)
+
+    For each block of about 16 images: copy the block's windows (a zero-copy view) into a small
+    reused buffer (block, K, OH*OW) with K = C_in*kH*kW, then one matmul
+    W (C_out, K) @ buffer -> (block, C_out, OH*OW), written straight into the NCHW output.
+    The memory stays bounded however large the batch.
+    """
+    n, c, h, wd = x.shape
+    c_out, _, kh, kw = w.shape
+    xp = pad_nchw(x, pads)
+    win = window_view(xp, (kh, kw), stride, dilation)    # (N, C, kH, kW, OH, OW), no copy
+    oh, ow = win.shape[-2:]
+    k, L = c * kh * kw, oh * ow
+    wm = w.reshape(c_out, k)
+    out = np.empty((n, c_out, oh, ow), dtype=x.dtype)
+    out3 = out.reshape(n, c_out, L)
+    per_image = k * L * x.itemsize
+    chunk = max(1, min(_CHUNK_IMAGES, _CHUNK_BYTES // max(per_image, 1)))
+
+    def blocks(start, stop):                  # images start..stop-1 (one thread's share)
+        buf = np.empty((min(chunk, stop - start),) + win.shape[1:], dtype=x.dtype)
+        for s in range(start, stop, chunk):
+            e = min(stop, s + chunk)
+            cols = im2col_into(buf, win[s:e])                  # (block, K, L)
+            np.matmul(wm, cols, out=out3[s:e])
+
+    parallel_for(n, blocks, items=n * k * L)
+    if b is not None:
+        _add_bias(out3, b)
+    return out
+
+
+# Rows of the weight and gradient matrices in the training products. Measured here (numpy's
+# OpenBLAS, float32, (M, K) @ (K, 100k)): with fewer than 8 rows the product runs 1.3-2x slower
+# than with exactly 8 (most likely OpenBLAS's kernels work on panels of 8 and a narrower product
+# takes a slow edge path; only the timing was measured). So a layer with fewer than 8 output channels
+# (LeNet's conv1 has 6) multiplies with zero rows appended up to 8 and drops their results.
+# From 8 rows on, rounding up measured no better.
+_GEMM_MIN_ROWS = 8
+
+
+def _gemm_rows(c_out: int) -> int:
+    return max(c_out, _GEMM_MIN_ROWS)
+
+
+def columns(x, kernel, stride, pads, dilation, batch_last):
+    """The im2col matrix of a training step, shared by the forward and the backward.
+
+    x : (N, C_in, H, W)
+    returns cols (K+1, N*OH*OW) with K = C_in*kH*kW (row c*kH*kW + i*kW + j, the order of
+    ``weight.reshape(C_out, -1)``), a last row of ones, and one column per output position of
+    every image. The row of ones is the "bias trick": [W | b] @ cols adds the bias inside the
+    forward product, and grad_output @ cols.T gives [dW | db] in one product.
+
+    batch_last=True  "batch innermost": cols[k, (oh*OW + ow)*N + n]. The input is transposed and
+                     padded once into (C_in, Hp, Wp, N), so every window row is a contiguous run
+                     of OW*N numbers (a fast copy, and a fast col2im in the backward).
+    batch_last=False "batch in the middle": cols[k, n*OH*OW + oh*OW + ow]. The product
+                     W @ cols, (C_out, N, OH*OW), goes back to NCHW by copying whole channel
+                     images (runs of OH*OW numbers) instead of a transpose with runs of C_out.
+
+    Either way each of the three matrix products of a training step (forward, dW and db, dX)
+    is ONE large GEMM. ``use_batch_last`` picks the layout.
+    """
+    n, c, h, wd = x.shape
+    kh, kw = kernel
+    if batch_last:
+        pt, pb, pl, pr = pads
+        xt = np.zeros((c, h + pt + pb, wd + pl + pr, n), dtype=x.dtype)   # pad = write into zeros
+        xt[:, pt:pt + h, pl:pl + wd, :] = x.transpose(1, 2, 3, 0)
+        # window_view wants (N, C, H, W): hand it a transposed view, then put N last again
+        win = window_view(xt.transpose(3, 0, 1, 2), kernel, stride, dilation)
+        win = win.transpose(1, 2, 3, 4, 5, 0)             # (C, kH, kW, OH, OW, N), no copy
+    else:
+        win = window_view(pad_nchw(x, pads), kernel, stride, dilation)
+        win = win.transpose(1, 2, 3, 0, 4, 5)             # (C, kH, kW, N, OH, OW), no copy
+    k = c * kh * kw
+    count = win.size // k
+    flat = np.empty((k + 1) * count, dtype=x.dtype)
+    cols = flat[:k * count].reshape(win.shape)
+    flat[k * count:] = 1                                  # the row of ones (bias)
+    # the copy, split over kernel rows i between threads
+    parallel_for(kh, lambda a, b: np.copyto(cols[:, a:b], win[:, a:b]), items=cols.size)
+    return flat.reshape(k + 1, count)
+
+
+def use_batch_last(c_in, c_out, kh, kw) -> bool:
+    """Which im2col layout a training step uses (measured on LeNet-5 shapes).
+
+    Batch innermost copies the columns and adds them back (col2im) fastest, but its forward
+    result must be transposed back to NCHW with runs of only N numbers. That pays when the
+    columns are much taller than the output: K = C_in*kH*kW >= 8*C_out (LeNet's conv2: 150 vs
+    16). For a first layer like LeNet's conv1 (K = 25, C_out = 6) batch-in-the-middle wins.
+    """
+    return c_in * kh * kw >= 8 * c_out
+
+
+def conv2d_forward_cached(x, w, b, stride, pads, dilation):
+    """Training forward: keeps the columns for the backward.
+
+    returns out (N, C_out, OH, OW), cols (K+1, N*OH*OW) and the layout of cols (batch_last).
+    One GEMM [W | b] (C_out, K+1) @ cols (the bias rides on the row of ones), then back to NCHW.
+    """
+    n = x.shape[0]
+    c_out, c_in, kh, kw = w.shape
+    oh = out_len(x.shape[2], kh, stride[0], dilation[0], pads[0] + pads[1])
+    ow = out_len(x.shape[3], kw, stride[1], dilation[1], pads[2] + pads[3])
+    L = oh * ow
+    batch_last = use_batch_last(c_in, c_out, kh, kw)
+    cols = columns(x, (kh, kw), stride, pads, dilation, batch_last)
+    wb = np.zeros((_gemm_rows(c_out), cols.shape[0]), dtype=x.dtype)   # [W | b], zero rows
+    wb[:c_out, :-1] = w.reshape(c_out, -1)
+    if b is not None:
+        wb[:c_out, -1] = b
+    res = wb @ cols
+    out = np.empty((n, c_out, oh, ow), dtype=x.dtype)
+    out3 = out.reshape(n, c_out, L)
+    if not batch_last:                                    # res (C_out, N, L): copy channel images
+        np.copyto(out3, res.reshape(-1, n, L)[:c_out].transpose(1, 0, 2))
+        return out, cols, batch_last
+    res = res.reshape(-1, L, n)
+
+    def store(start, stop):
+        # back to NCHW one channel at a time: each channel is a plain 2-D transpose
+        # (OH*OW, N) -> (N, OH*OW), about twice as fast as one 4-D transposing copy
+        for o in range(start, stop):
+            np.copyto(out3[:, o], res[o].T)
+
+    parallel_for(c_out, store, items=out.size)
+    return out, cols, batch_last
+
+
+def _add_bias(out3, b):
+    """out3 (N, C_out, L) += b[:, None], in place.
+
+    Against a (C_out, L) array of the bias values, broadcast over the batch, NumPy runs its fast
+    array-array loop; b[:, None] itself would make every inner loop a scalar operand (~2x slower).
+    """
+    out3 += np.repeat(b, out3.shape[2]).reshape(out3.shape[1:])
+
+
+def conv2d_backward(go, x, w, stride, pads, dilation, needs_input_grad, cols, batch_last):
+    """Gradients of out = conv2d(x, w) + b.
+
+    go   : (N, C_out, OH, OW)    x : (N, C_in, H, W)    w : (C_out, C_in, kH, kW)
+    cols : the forward's columns (K+1, N*OH*OW) in the layout ``batch_last`` says (see
+           ``columns``), or None to rebuild them from x
+    returns grad_input (N, C_in, H, W) or None, grad_weight (C_out, C_in, kH, kW),
+    grad_bias (C_out,).
+
+    grad_output is copied once into the layout of the columns, go_t (C_out, N*OH*OW); then
+      [dW | db] = go_t @ cols.T                one GEMM (C_out, K+1)
+      dX = col2im(W.T @ go_t)                  one GEMM (K, N*OH*OW), then kH*kW slice-adds
+    """
+    n, c, h, wd = x.shape
+    c_out, _, kh, kw = w.shape
+    _, _, oh, ow = go.shape
+    k = c * kh * kw
+    pt, pb, pl, pr = pads
+    if cols is None:
+        batch_last = use_batch_last(c, c_out, kh, kw)
+        cols = columns(x, (kh, kw), stride, pads, dilation, batch_last)
+    go_t = _grad_columns(go, batch_last, _gemm_rows(c_out))   # rows past C_out are zeros
+    # [dW | db] in one product: the row of ones in cols sums grad_output for the bias
+    if k >= 8 * c_out:       # tall columns (LeNet's conv2): the transposed product measured
+        full = (cols @ go_t.T).T[:c_out]                              # ~1.5x faster
+    else:
+        full = (go_t @ cols.T)[:c_out]
+    grad_weight = np.ascontiguousarray(full[:, :k]).reshape(w.shape)
+    grad_bias = full[:, k].copy()
+    if not needs_input_grad:
+        return None, grad_weight, grad_bias
+    # column gradient, one column per output position as in cols; each tap's slab is added back
+    # through a strided slice of the padded input gradient, which is then cropped
+    dcols = w.reshape(c_out, k).T @ go_t[:c_out]
+    hp, wp = h + pt + pb, wd + pl + pr
+    if not batch_last:
+        # (C_in, kH, kW, N, OH, OW) seen as (N, C_in, kH, kW, OH, OW): col2im writes NCHW
+        dcols = dcols.reshape(c, kh, kw, n, oh, ow).transpose(3, 0, 1, 2, 4, 5)
+        dxp = col2im(dcols, (n, c, hp, wp), (kh, kw), stride, dilation)
+        return np.ascontiguousarray(dxp[:, :, pt:pt + h, pl:pl + wd]), grad_weight, grad_bias
+    dcols = dcols.reshape(c, kh, kw, oh, ow, n)
+    dxp = col2im_batch_last(dcols, (c, hp, wp, n), (kh, kw), stride, dilation)
+    crop = dxp[:, pt:pt + h, pl:pl + wd, :]                   # (C_in, H, W, N)
+    grad_input = np.empty(x.shape, dtype=go.dtype)
+
+    def to_nchw(a, b):                                    # one channel at a time (faster)
+        for ch in range(a, b):
+            np.copyto(grad_input[:, ch], crop[ch].transpose(2, 0, 1))
+
+    parallel_for(c, to_nchw, items=crop.size)
+    return grad_input, grad_weight, grad_bias
+
+
+def _grad_columns(go, batch_last, rows):
+    """(N, C, OH, OW) -> contiguous (rows, N*OH*OW) in the column layout of ``columns``, with
+    zero rows from C on; one copy, split over channels."""
+    n, c, oh, ow = go.shape
+    if batch_last:
+        out, src = np.empty((rows, oh, ow, n), dtype=go.dtype), go.transpose(1, 2, 3, 0)
+    else:
+        out, src = np.empty((rows, n, oh, ow), dtype=go.dtype), go.transpose(1, 0, 2, 3)
+    out[c:] = 0
+    parallel_for(c, lambda a, b: np.copyto(out[a:b], src[a:b]), items=go.size)
+    return out.reshape(rows, -1)
+
+
+def im2col_into(buf: np.ndarray, win: np.ndarray) -> np.ndarray:
+    """Copy a block of windows ``win`` (n, C, kH, kW, OH, OW) into the contiguous ``buf``
+    (at least n images long) and return it as the (n, C*kH*kW, OH*OW) column matrix.
+
+    Used by the chunked forward convolution: the same small buffer is reused for every block
+    of about 16 images, so it stays in cache.
+    """
+    n, c, kh, kw, oh, ow = win.shape
+    b = buf[:n]
+    np.copyto(b, win)
+    return b.reshape(n, c * kh * kw, oh * ow)
+
+
+def col2im_batch_last(cols: np.ndarray, padded_shape, kernel, stride=(1, 1),
+                      dilation=(1, 1)) -> np.ndarray:
+    """col2im in the fast "batch innermost" layout.
+
+    cols         : (C, kH, kW, OH, OW, N)  (what W.T @ grad_output gives when grad_output
+                   is laid out as (C_out, OH*OW*N))
+    padded_shape : (C, Hp, Wp, N)
+    returns      : (C, Hp, Wp, N)
+
+    Each tap's slice-add now runs over OW*N contiguous numbers instead of OW, which is about
+    twice as fast as the same adds in NCHW order.
+    """
+    c, hp, wp, n = padded_shape
+    _, kh, kw, oh, ow, _ = cols.shape
+    out = np.zeros(padded_shape, dtype=cols.dtype)
+
+    def channels(a, b):                       # channels a..b-1 (one thread's share)
+        for i in range(kh):
+            for j in range(kw):
+                rows, columns = tap_slice(i, j, (oh, ow), stride, dilation)
+                out[a:b, rows, columns, :] += cols[a:b, i, j]
+
+    parallel_for(c, channels, items=cols.size)
+    return out
