@@ -89,7 +89,7 @@ def how_to_provide(ds) -> str:
              f"  - copy the four files ({', '.join(f.name for f in ds.files)}) into {cache}",
              f"  - or put them in a shared folder DIR/{ds.key} and set {DATA_ENV}=DIR "
              f"(it may be read-only)",
-             f"  - or pass root=<folder holding the files> (cnnlab train --data-root <folder>)"]
+             "  - or pass root=<folder holding the files> (cnnlab train --data-root <folder>)"]
     if ds.apt_package:
         lines.append(f"  - or install Debian's package: sudo apt-get install {ds.apt_package}")
     lines.append(f"  - or allow downloads (unset CNNLAB_OFFLINE; mirrors can be set with "

@@ -19,8 +19,8 @@ __all__ = [
 #: A graded function calling into these modules is flagged ("uses-reference").
 FLAGGED_MODULES = (
     "cnnlab.functional", "cnnlab._windows", "cnnlab._fast", "cnnlab._args", "cnnlab.reference",
-    "cnnlab.nn", "cnnlab.models", "cnnlab.optim", "cnnlab.gradcheck", "cnnlab.checks", "cnnlab.grade", "cnnlab.exercises",
-    "cnnlab.train", "scipy.signal", "scipy.ndimage", "torch",
+    "cnnlab.nn", "cnnlab.models", "cnnlab.optim", "cnnlab.gradcheck", "cnnlab.checks",
+    "cnnlab.grade", "cnnlab.exercises", "cnnlab.train", "scipy.signal", "scipy.ndimage", "torch",
 )
 #: Small formula helpers the lessons teach students to import; calling them is not flagged
 #: (unless the exercise's own function has that name).
