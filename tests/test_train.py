@@ -218,36 +218,6 @@ def test_progress_bar_widget_mode_builds_a_widget(digits):
         train.ProgressBar("fancy")
 
 
-def test_live_plot_outside_jupyter_keeps_the_figure(digits):
-    (xtr, ytr), (xte, yte) = digits
-    live = train.LivePlot()
-    model = _model()
-    train.fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.01),
-              (xtr[:100], ytr[:100]), 2, 50, val_data=(xte[:50], yte[:50]),
-              callbacks=[live], verbose=False)
-    ax_loss, ax_acc = live.figure.axes
-    # per-step (smoothed), epoch averages, validation: on both panels
-    assert len(ax_loss.lines) == 3 and len(ax_acc.lines) == 3
-    np.testing.assert_allclose(ax_loss.lines[1].get_xdata(), [1, 2])
-    assert len(ax_acc.lines[0].get_xdata()) == 4          # 2 epochs x 2 steps
-    # fixed axes, so the plot does not jump as points arrive
-    assert ax_acc.get_ylim() == (0, 100) and ax_loss.get_xlim()[1] == pytest.approx(2.05)
-
-
-def test_live_plot_redraws_during_a_single_epoch(digits):
-    (xtr, ytr), _ = digits
-    live = train.LivePlot(update_every=0.0)             # redraw after every batch
-    draws = []
-    original = live._draw
-    live._draw = lambda: (draws.append(len(live.history.step_loss)), original())[1]
-    model = _model()
-    train.fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.01),
-              (xtr[:100], ytr[:100]), 1, 25, callbacks=[live], verbose=False)
-    assert draws[:5] == [0, 1, 2, 3, 4]                 # the curve grows within the epoch
-    ax_loss, ax_acc = live.figure.axes
-    assert ax_acc.get_xlim()[1] == pytest.approx(1.05) and ax_acc.get_ylim() == (0, 100)
-
-
 def test_predict_and_predict_proba(digits):
     _, (xte, yte) = digits
     model = _model()
@@ -339,11 +309,11 @@ def test_progress_bar_and_live_plot_in_a_real_kernel():
     nbclient = pytest.importorskip("nbclient")
     code = (
         "import numpy as np, cnnlab\n"
-        "from cnnlab import data, models, nn, optim, train\n"
+        "from cnnlab import data, models, nn, optim, train, viz\n"
         "x, y = data.load_digits_sample()\n"
         "cnnlab.manual_seed(0)\n"
         "m = models.LeNet5()\n"
-        "bar, live = train.ProgressBar(), train.LivePlot()\n"
+        "bar, live = train.ProgressBar(), viz.LivePlot()\n"
         "h = train.fit(m, nn.CrossEntropyLoss(), optim.SGD(m.parameters(), lr=0.01),\n"
         "              (x[::50], y[::50]), 2, 50, callbacks=[bar, live])\n"
         "print(train.in_jupyter(), bar._widget_mode, len(h))\n"

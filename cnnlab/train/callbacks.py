@@ -1,26 +1,23 @@
-"""Callbacks: things that watch :func:`cnnlab.train.loop` (like Keras callbacks).
+"""Callbacks: things that watch :func:`cnnlab.train.fit` (like Keras callbacks).
 
-:class:`ProgressBar` (an ipywidgets bar in Jupyter, text on a terminal) and :class:`LivePlot`
-(loss and accuracy curves that move while the model trains). Write your own by subclassing
-:class:`Callback` and overriding any of its hooks.
+:class:`ProgressBar` (an ipywidgets bar in Jupyter, text on a terminal). Write your own by
+subclassing :class:`Callback` and overriding any of its hooks; ``cnnlab.viz.LivePlot`` (loss and
+accuracy curves that move while the model trains) is one, drawn where the figures live.
 """
 from __future__ import annotations
 
 import contextlib
-import io
 import math
 import sys
 import time
 from typing import TYPE_CHECKING
-
-import numpy as np
 
 from cnnlab._args import check_choice
 
 if TYPE_CHECKING:
     from cnnlab.train.loop import History
 
-__all__ = ["Callback", "ProgressBar", "LivePlot", "in_jupyter"]
+__all__ = ["Callback", "ProgressBar", "in_jupyter"]
 
 
 def in_jupyter() -> bool:
@@ -215,110 +212,3 @@ class ProgressBar(Callback):
         elif self._tty and logs and logs.get("error"):
             self._stream.write("\n")
             self._stream.flush()
-
-
-class LivePlot(Callback):
-    """Loss and accuracy curves that move while the model trains.
-
-    The figure is redrawn after every epoch and, during an epoch, at most every
-    ``update_every`` seconds, so even a one-epoch run (quick mode) shows its curves growing.
-    Faint lines are per-step values (smoothed over ``smooth`` steps); dots are epoch averages
-    and, with validation data, validation results. Axes are fixed from the start (x from 0 to
-    the number of epochs, accuracy 0-100 %) so nothing jumps as points arrive.
-
-    In Jupyter the figure is shown once and updated in place (a display handle); elsewhere
-    it is only kept up to date in ``self.figure`` (a matplotlib ``Figure``, no GUI needed),
-    e.g. to save it with ``live.figure.savefig(...)``.
-    """
-
-    def __init__(self, figsize=(9.0, 3.4), show_steps: bool = True, update_every: float = 1.0,
-                 smooth: int = 20):
-        self.figsize, self.show_steps = figsize, show_steps
-        self.update_every, self.smooth = float(update_every), max(1, int(smooth))
-        self.figure = None
-        self._handle = None
-        self._step_acc: list = []
-        self._last_draw = 0.0
-
-    def on_train_begin(self, logs=None):
-        from matplotlib.figure import Figure
-        self.figure = Figure(figsize=self.figsize, layout="constrained")
-        self._ax_loss, self._ax_acc = self.figure.subplots(1, 2)
-        self._step_acc = []
-        self._draw()
-        if in_jupyter():
-            with contextlib.suppress(Exception):
-                from IPython.display import display
-                self._handle = display(self._png(), display_id=True)
-        self._last_draw = time.perf_counter()
-
-    def _png(self):
-        from IPython.display import Image
-        buf = io.BytesIO()
-        self.figure.savefig(buf, format="png", dpi=90)
-        return Image(data=buf.getvalue(), format="png")
-
-    def _smoothed(self, values):
-        v = np.asarray(values, dtype=float)
-        k = min(self.smooth, len(v))
-        if k <= 1:
-            return v
-        c = np.cumsum(np.insert(v, 0, 0.0))
-        head = c[1:k] / np.arange(1, k)                  # growing window at the start
-        return np.concatenate([head, (c[k:] - c[:-k]) / k])
-
-    def _draw(self):
-        h = self.history
-        ax, bx = self._ax_loss, self._ax_acc
-        ax.clear()
-        bx.clear()
-        ax.set_title("loss")
-        bx.set_title("accuracy")
-        for a in (ax, bx):
-            a.set_xlabel("epoch")
-            a.grid(alpha=0.3)
-        params = getattr(self, "params", None) or {}
-        epochs = max(1, int(params.get("epochs") or (len(h.epoch) if h is not None else 1) or 1))
-        spe = (h.steps_per_epoch if h is not None else 0) or params.get("steps") or 0
-        if h is not None and h.step_loss and self.show_steps and spe:
-            steps = np.arange(1, len(h.step_loss) + 1) / spe
-            ax.plot(steps, self._smoothed(h.step_loss), color="C0", alpha=0.45, lw=1.0,
-                    label="train (per step)")
-            if self._step_acc:
-                s_acc = np.arange(1, len(self._step_acc) + 1) / spe
-                bx.plot(s_acc, 100 * self._smoothed(self._step_acc), color="C0", alpha=0.45,
-                        lw=1.0, label="train (per step)")
-        if h is not None and h.epoch:
-            ep = np.asarray(h.epoch) + 1
-            ax.plot(ep, h.train_loss, "o-", color="C0", label="train (epoch)")
-            bx.plot(ep, 100 * np.asarray(h.train_acc), "o-", color="C0", label="train (epoch)")
-            if not all(math.isnan(v) for v in h.val_loss):
-                ax.plot(ep, h.val_loss, "s-", color="C1", label="validation")
-                bx.plot(ep, 100 * np.asarray(h.val_acc), "s-", color="C1", label="validation")
-        ax.set_xlim(0, epochs + 0.05)
-        bx.set_xlim(0, epochs + 0.05)
-        ax.set_ylim(bottom=0)
-        bx.set_ylim(0, 100)
-        bx.set_ylabel("%")
-        if ax.lines:
-            ax.legend(loc="upper right", fontsize=8)
-            bx.legend(loc="lower right", fontsize=8)
-
-    def _refresh(self):
-        self._draw()
-        if self._handle is not None:
-            with contextlib.suppress(Exception):
-                self._handle.update(self._png())
-        self._last_draw = time.perf_counter()
-
-    def on_batch_end(self, step, logs=None):
-        if logs and "acc" in logs:
-            self._step_acc.append(float(logs["acc"]))
-        if self.figure is not None and time.perf_counter() - self._last_draw >= self.update_every:
-            self._refresh()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self._refresh()
-
-    def on_train_end(self, logs=None):
-        self._refresh()

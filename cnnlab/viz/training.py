@@ -1,24 +1,125 @@
-"""LeNet-5 on MNIST (lesson 7): feature maps, digits, mistakes, kernels, confusion, histories.
+"""LeNet-5 on MNIST (lesson 7): live training curves, feature maps, digits, mistakes, kernels,
+confusion, histories.
 
+:class:`LivePlot` is a ``cnnlab.train`` callback drawing the loss and accuracy while ``fit`` runs.
 :func:`feature_map_facts` runs the model (``model.features``, ``F.softmax``) on one digit;
 :class:`FeatureMapView` draws its conv1 and conv2 maps. The ``plot_*`` functions draw the
 results of training (numbers computed by ``cnnlab.train`` / ``cnnlab.nn``).
 """
 from __future__ import annotations
 
+import contextlib
+import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
 from matplotlib.patches import Rectangle
 
 from cnnlab import functional as F
-from cnnlab.viz.render import View
+from cnnlab.train import Callback, in_jupyter, moving_average
+from cnnlab.viz.render import View, figure_png
 from cnnlab.viz.style import (ERRORS_CMAP, HISTORY_COLOURS, IMAGE_CMAP, NUMBERS_CMAP, SIGNED_CMAP,
                               bare, new_figure, signed_limit)
 
-__all__ = ["FeatureMapFacts", "feature_map_facts", "FeatureMapView", "static_feature_maps",
+__all__ = ["LivePlot", "FeatureMapFacts", "feature_map_facts", "FeatureMapView",
+           "static_feature_maps",
            "plot_digits", "plot_mistakes", "plot_kernels", "plot_confusion_matrix",
            "plot_histories", "plot_lenet_architecture"]
+
+
+class LivePlot(Callback):
+    """Loss and accuracy curves that move while the model trains (a ``cnnlab.train`` callback).
+
+    ``train.fit(..., callbacks=[viz.LivePlot()])``. The figure is redrawn after every epoch
+    and, during an epoch, at most every ``update_every`` seconds, so even a one-epoch run (quick
+    mode) shows its curves growing. Faint lines are per-step values (``train.moving_average``
+    over ``smooth`` steps); dots are epoch averages and, with validation data, validation
+    results. Axes are fixed from the start (x from 0 to the number of epochs, accuracy 0-100 %)
+    so nothing jumps as points arrive.
+
+    In Jupyter the figure is shown once and updated in place (a display handle); elsewhere it is
+    only kept up to date in ``self.figure`` (a matplotlib ``Figure``, no GUI needed), e.g. to
+    save it with ``live.figure.savefig(...)``.
+    """
+
+    def __init__(self, figsize=(9.0, 3.4), show_steps: bool = True, update_every: float = 1.0,
+                 smooth: int = 20):
+        self.figsize, self.show_steps = figsize, show_steps
+        self.update_every, self.smooth = float(update_every), max(1, int(smooth))
+        self.figure = None
+        self._handle = None
+        self._step_acc: list = []
+        self._last_draw = 0.0
+
+    def on_train_begin(self, logs=None):
+        self.figure = new_figure(self.figsize, layout="constrained")
+        self._ax_loss, self._ax_acc = self.figure.subplots(1, 2)
+        self._step_acc = []
+        self._draw()
+        if in_jupyter():
+            with contextlib.suppress(Exception):
+                from IPython.display import display
+                self._handle = display(self._png(), display_id=True)
+        self._last_draw = time.perf_counter()
+
+    def _png(self):
+        from IPython.display import Image
+        return Image(data=figure_png(self.figure), format="png")
+
+    def _draw(self):
+        h, ax, bx = self.history, self._ax_loss, self._ax_acc
+        for a, title in ((ax, "loss"), (bx, "accuracy")):
+            a.clear()
+            a.set_title(title)
+            a.set_xlabel("epoch")
+            a.grid(alpha=0.3)
+        params = getattr(self, "params", None) or {}
+        epochs = max(1, int(params.get("epochs") or (len(h.epoch) if h is not None else 1) or 1))
+        spe = (h.steps_per_epoch if h is not None else 0) or params.get("steps") or 0
+        blue, orange = HISTORY_COLOURS[:2]
+        if h is not None and h.step_loss and self.show_steps and spe:
+            steps = np.arange(1, len(h.step_loss) + 1) / spe
+            ax.plot(steps, moving_average(h.step_loss, self.smooth), color=blue, alpha=0.45,
+                    lw=1.0, label="train (per step)")
+            if self._step_acc:
+                s_acc = np.arange(1, len(self._step_acc) + 1) / spe
+                bx.plot(s_acc, 100 * moving_average(self._step_acc, self.smooth), color=blue,
+                        alpha=0.45, lw=1.0, label="train (per step)")
+        if h is not None and h.epoch:
+            ep = np.asarray(h.epoch) + 1
+            ax.plot(ep, h.train_loss, "o-", color=blue, label="train (epoch)")
+            bx.plot(ep, 100 * np.asarray(h.train_acc), "o-", color=blue, label="train (epoch)")
+            if not all(math.isnan(v) for v in h.val_loss):
+                ax.plot(ep, h.val_loss, "s-", color=orange, label="validation")
+                bx.plot(ep, 100 * np.asarray(h.val_acc), "s-", color=orange, label="validation")
+        ax.set_xlim(0, epochs + 0.05)
+        bx.set_xlim(0, epochs + 0.05)
+        ax.set_ylim(bottom=0)
+        bx.set_ylim(0, 100)
+        bx.set_ylabel("%")
+        if ax.lines:
+            ax.legend(loc="upper right", fontsize=8)
+            bx.legend(loc="lower right", fontsize=8)
+
+    def _refresh(self):
+        self._draw()
+        if self._handle is not None:
+            with contextlib.suppress(Exception):
+                self._handle.update(self._png())
+        self._last_draw = time.perf_counter()
+
+    def on_batch_end(self, step, logs=None):
+        if logs and "acc" in logs:
+            self._step_acc.append(float(logs["acc"]))
+        if self.figure is not None and time.perf_counter() - self._last_draw >= self.update_every:
+            self._refresh()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._refresh()
+
+    def on_train_end(self, logs=None):
+        self._refresh()
 
 
 @dataclass
@@ -274,11 +375,7 @@ def plot_histories(histories, smooth=20):
         if steps.size:
             x = np.arange(1, steps.size + 1)
             ax.plot(x, steps, color=color, alpha=0.25, lw=0.8)
-            if steps.size >= smooth:
-                avg = np.convolve(steps, np.ones(smooth) / smooth, mode="valid")
-                ax.plot(x[smooth - 1:], avg, color=color, lw=2, label=name)
-            else:
-                ax.plot(x, steps, color=color, lw=2, label=name)
+            ax.plot(x, moving_average(steps, smooth), color=color, lw=2, label=name)
         acc = np.asarray(_curve(h, "val_acc"), dtype=float)
         if acc.size and np.isfinite(acc).any():
             ep = np.arange(1, acc.size + 1)
