@@ -7,7 +7,7 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 
-from cnnlab import nn
+from cnnlab import functional as F, nn
 from cnnlab.gradcheck import numerical_gradient
 
 
@@ -458,3 +458,14 @@ def test_summary_small_model_leaves_model_untouched():
     assert "(3*3*1+1)*2 = 20" in str(s) and "Total parameters: 96" in str(s)
     assert "<table>" in s._repr_html_() and repr(s) == str(s)
     assert nn.summary(m, (1, 1, 8, 8)).input_size == (1, 1, 8, 8)
+
+
+def test_pool_layers_and_functional_refuse_too_much_padding_with_one_message():
+    """One check (cnnlab._args.check_pool_padding) for the layer and the function."""
+    x = np.zeros((1, 1, 6, 6))
+    with pytest.raises(ValueError) as layer:
+        nn.AvgPool2d(3, padding=2)
+    with pytest.raises(ValueError) as func:
+        F.avg_pool2d(x, 3, padding=2)
+    assert "at most half the kernel size" in str(layer.value)
+    assert str(layer.value).split(": ", 1)[1] == str(func.value).split(": ", 1)[1]

@@ -16,6 +16,7 @@ __all__ = [
     "conv_padding",
     "check_windows_see_input",
     "conv_args",
+    "check_pool_padding",
     "pool_args",
     "signal_args",
     "activation_args",
@@ -112,6 +113,20 @@ def conv_args(fn, input, weight, bias, stride, padding, dilation, nd):
     return x, w, b, s, pads[0] + pads[1], d
 
 
+def check_pool_padding(kernel, pads, fn: str, padding=None, kernel_size=None) -> None:
+    """Pooling padding is at most half the kernel on every axis (PyTorch's rule).
+
+    kernel, pads : per-axis ints; padding, kernel_size : the values as the caller gave them
+    (shown in the message; default: the tuples)."""
+    for kk, pp in zip(kernel, pads):
+        if pp > kk // 2:
+            shown_p = pads if padding is None else padding
+            shown_k = kernel if kernel_size is None else kernel_size
+            raise ValueError(
+                f"{fn}: padding must be at most half the kernel size (PyTorch's rule), got "
+                f"padding={shown_p!r} with kernel_size={shown_k!r}; use padding <= {kk // 2}")
+
+
 def pool_args(fn, input, kernel_size, stride, padding, dilation, nd, check_half=True):
     """Validate a pooling's arguments, in 2-D form: returns x (N, C, H, W), kernel (kH, kW),
     stride (default: the kernel), pads (top, bottom, left, right), dilation."""
@@ -121,12 +136,7 @@ def pool_args(fn, input, kernel_size, stride, padding, dilation, nd, check_half=
     p = int_tuple(padding, nd, "padding", fn, 0)
     d = int_tuple(dilation, nd, "dilation", fn, 1)
     if check_half:
-        for kk, pp in zip(k, p):
-            if pp > kk // 2:
-                raise ValueError(
-                    f"{fn}: padding must be at most half the kernel size (PyTorch's rule), got "
-                    f"padding={padding!r} with kernel_size={kernel_size!r}; use padding <= {kk // 2}"
-                )
+        check_pool_padding(k, p, fn, padding, kernel_size)
     names = ("length",) if nd == 1 else ("height", "width")
     check_kernel_fits(fn, x.shape[2:], k, d, [(e, e) for e in p], names)
     for n, kk, ss, pp, dd, ax in zip(x.shape[2:], k, s, p, d, names):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnnlab import functional as F
-from cnnlab._args import check_batched_input, check_norm_type, int_tuple
+from cnnlab._args import check_batched_input, check_norm_type, check_pool_padding, int_tuple
 from cnnlab.nn.module import ParameterFreeLayer
 
 __all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "LPPool2d"]
@@ -37,10 +37,8 @@ class _PoolNd(ParameterFreeLayer):
         self.kernel_size = _size(kernel_size, n, "kernel_size", layer)
         self.stride = self.kernel_size if stride is None else _size(stride, n, "stride", layer)
         self.padding = _size(padding, n, "padding", layer, minimum=0)
-        k, p = _as_tuple(self.kernel_size, n), _as_tuple(self.padding, n)
-        if any(2 * pi > ki for pi, ki in zip(p, k)):
-            raise ValueError(f"{layer}: padding={self.padding} must be at most half of "
-                             f"kernel_size={self.kernel_size}")
+        check_pool_padding(_as_tuple(self.kernel_size, n), _as_tuple(self.padding, n), layer,
+                           self.padding, self.kernel_size)
 
     def _check(self, input) -> np.ndarray:
         return check_batched_input(input, type(self).__name__, self._nd)
