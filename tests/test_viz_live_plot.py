@@ -6,21 +6,12 @@ import numpy as np
 import pytest
 
 import cnnlab
-from cnnlab import data, models, nn, optim, train, viz
-from cnnlab.data import sample
+from cnnlab import models, nn, optim, train, viz
 
 
-@pytest.fixture(scope="module")
-def digits():
-    x, y = data.load_digits_sample()
-    (xtr, ytr), (xte, yte) = sample.split_sample(x, y)
-    return ((data.to_nchw(xtr[:200], data.MNIST_MEAN, data.MNIST_STD), ytr[:200]),
-            (data.to_nchw(xte[:100], data.MNIST_MEAN, data.MNIST_STD), yte[:100]))
-
-
-def _model(variant="modern", seed=0):
-    cnnlab.manual_seed(seed)
-    return models.LeNet5(variant)
+def _model():
+    cnnlab.manual_seed(0)
+    return models.LeNet5()
 
 
 def test_live_plot_outside_jupyter_keeps_the_figure(digits):
