@@ -7,8 +7,10 @@ README and this test cannot drift apart. Checked here:
   ``jupyter lab notebooks/`` from that venv;
 - the launch segment, run from the *current* venv (tests never install from the network) with
   ``--no-browser``, a free port and a token appended, serves on 127.0.0.1: every lesson notebook
-  is listed by ``/api/contents/``, the lab page loads the ipywidgets and RISE front-ends, and RISE's
-  ``/rise/<lesson>`` answers;
+  is listed by ``/api/contents/``, the lab page loads the ipywidgets and lecture-mode front-ends
+  (jupyterlab-deck, jupyterlab-fonts), and the lab's settings carry lecture mode's projector
+  styles and keys, read from the file the install put in ``{sys.prefix}/share/jupyter/lab/
+  settings/overrides.d/`` (docs/lecturing.md);
 - the server shuts down cleanly (``/api/shutdown``, exit code 0).
 
 The full fresh-venv install is verified by hand (it needs the network).
@@ -28,7 +30,10 @@ import browser_helpers as bh
 
 README = bh.REPO / "README.md"
 WIDGETS_EXT = "@jupyter-widgets/jupyterlab-manager"
-RISE_EXT = "jupyterlab-rise"
+DECK_EXT = "@deathbeds/jupyterlab-deck"
+FONTS_EXT = "@deathbeds/jupyterlab-fonts"
+LECTURE_SETTINGS = bh.REPO / "lecture" / "cnnlab-lecture.json"
+PRESENTING = "body[data-jp-deck-mode='presenting']"
 
 
 def course_command() -> str:
@@ -69,20 +74,24 @@ def test_course_command_installs_lab_extra_and_opens_the_lessons():
 
 
 def test_lab_extra_brings_the_front_ends():
-    """`.[lab]` lists what the lab needs for the course: JupyterLab, RISE (widgets come with
-    ipywidgets, a core dependency, through jupyterlab_widgets)."""
+    """`.[lab]` lists what the lab needs for the course: JupyterLab and lecture mode
+    (jupyterlab-deck); widgets come with ipywidgets, a core dependency, through
+    jupyterlab_widgets. No pin to old releases, and RISE is gone (it cannot show the widgets)."""
     import tomllib
 
     meta = tomllib.loads((bh.REPO / "pyproject.toml").read_text())["project"]
     lab = " ".join(meta["optional-dependencies"]["lab"])
     core = " ".join(meta["dependencies"])
-    assert re.search(r"\bjupyterlab\b", lab) and re.search(r"jupyterlab[-_]rise", lab), lab
+    assert re.search(r"\bjupyterlab\b", lab) and re.search(r"jupyterlab[-_]deck\b", lab), lab
+    assert not re.search(r"\brise\b", lab, re.I), f"RISE is no longer lecture mode: {lab}"
     assert re.search(r"\bipywidgets\b", core + " " + lab), "ipywidgets (and so jupyterlab_widgets) missing"
+    pins = [d for d in meta["dependencies"] + meta["optional-dependencies"]["lab"] if re.search(r"==|<", d)]
+    assert not pins, f"the course runs on current releases: no pins or caps: {pins}"
 
 
 def test_installed_lab_extensions_are_found(tmp_path):
     """`jupyter labextension list` in an isolated Jupyter home still finds the venv's widgets and
-    RISE extensions (they live in <venv>/share/jupyter, not in a user dir)."""
+    lecture-mode extensions (they live in <venv>/share/jupyter, not in a user dir)."""
     env = bh.isolated_jupyter_env(tmp_path)
     proc = subprocess.run(
         [str(bh.venv_bin() / "jupyter"), "labextension", "list"],
@@ -90,10 +99,21 @@ def test_installed_lab_extensions_are_found(tmp_path):
     )
     out = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)
     assert proc.returncode == 0, out
-    for ext in (WIDGETS_EXT, RISE_EXT):
+    for ext in (WIDGETS_EXT, DECK_EXT, FONTS_EXT):
         line = next((ln for ln in out.splitlines() if ext in ln), None)
         assert line, f"{ext} not listed by `jupyter labextension list`:\n{out}"
         assert "enabled" in line and "OK" in line, f"{ext} not enabled/OK: {line!r}"
+
+
+def test_the_installed_lecture_settings_are_the_repository_s():
+    """`pip install -e` copies lecture/cnnlab-lecture.json into the venv at install time: after
+    an edit, the course command must be run again (this names the stale copy)."""
+    installed = bh.venv_bin().parent / "share" / "jupyter" / "lab" / "settings" / "overrides.d" / "cnnlab-lecture.json"
+    assert installed.exists(), f"{installed} is missing: run the README's course command (pip install -e \".[lab]\")"
+    assert installed.read_bytes() == LECTURE_SETTINGS.read_bytes(), (
+        f"{installed} is an old copy of {LECTURE_SETTINGS}: run the README's course command again")
+    settings = json.loads(LECTURE_SETTINGS.read_text())
+    assert set(settings) == {"@deathbeds/jupyterlab-fonts:fonts", "@jupyterlab/shortcuts-extension:shortcuts"}
 
 
 @pytest.mark.slow
@@ -124,12 +144,18 @@ def test_course_command_serves_every_lesson():
         assert m, "no jupyter-config-data in /lab"
         config = json.loads(html.unescape(m.group(1)))
         federated = {ext["name"] for ext in config.get("federated_extensions", [])}
-        assert {WIDGETS_EXT, RISE_EXT} <= federated, f"lab front-ends loaded: {sorted(federated)}"
+        assert {WIDGETS_EXT, DECK_EXT, FONTS_EXT} <= federated, f"lab front-ends loaded: {sorted(federated)}"
 
-        # Lecture mode is served too (RISE's "Render as slideshow" opens /rise/<path>).
-        if lessons:
-            status, _ = server.http_get(f"/rise/{lessons[0]}")
-            assert status == 200, f"/rise/{lessons[0]} -> {status}"
+        # Lecture mode's settings, installed by the course command, are the lab's defaults.
+        fonts = server.http_json("/lab/api/settings/@deathbeds/jupyterlab-fonts:fonts")
+        styles = fonts["schema"]["properties"]["styles"]["default"]
+        assert styles[PRESENTING]["--jp-content-font-size1"] == "22px", styles
+        assert all(selector.startswith(PRESENTING) for selector in styles), (
+            f"a lecture style outside presenting mode changes the students' notebooks: {list(styles)}")
+        keys = server.http_json("/lab/api/settings/@jupyterlab/shortcuts-extension:shortcuts")
+        bound = {(k["command"], k["keys"][0]) for k in keys["schema"]["properties"]["shortcuts"]["default"]
+                 if k["selector"].startswith(PRESENTING)}
+        assert {("deck:go", "Space"), ("deck:go", "PageDown"), ("deck:forward", "ArrowRight")} <= bound, bound
     finally:
         rc = server.stop()
     assert rc == 0, f"jupyter lab did not shut down cleanly (exit {rc}):\n{server.log_tail()}"

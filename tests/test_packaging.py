@@ -1,11 +1,14 @@
 """The README's two commands, .ci/run and the package metadata agree with each other."""
 from __future__ import annotations
 
+import importlib.util
 import re
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,12 +64,49 @@ def test_quick_switch_is_documented():
     assert "CNNLAB_QUICK" in readme and "CNNLAB_DATA" in readme
 
 
-def test_every_subpackage_ships_in_a_wheel():
-    """A plain `pip install .` must include cnnlab's subpackages, not only the top folder."""
-    from setuptools import find_packages
+LECTURE_SETTINGS = ROOT / "lecture" / "cnnlab-lecture.json"
+#: Where JupyterLab reads it from (``{sys.prefix}/share/jupyter/lab/settings/overrides.d/``).
+SETTINGS_TARGET = Path("share", "jupyter", "lab", "settings", "overrides.d", "cnnlab-lecture.json")
 
-    conf = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    include = conf["packages"]["find"]["include"]
-    found = set(find_packages(str(ROOT), include=include))
-    wanted = {".".join(p.relative_to(ROOT).parts[:-1]) for p in (ROOT / "cnnlab").rglob("__init__.py")}
-    assert wanted <= found, f"not packaged: {sorted(wanted - found)}"
+
+def _pip_install_offline(target: Path, *what: str) -> None:
+    """``pip install --target TARGET WHAT`` with this venv's build backend, nothing downloaded.
+    (``--target``, not ``--prefix``: with ``--prefix`` pip first uninstalls the cnnlab of the
+    environment running the tests.) TARGET then holds ``cnnlab/``, ``share/`` and ``bin/``."""
+    for tool in ("hatchling", "editables"):
+        if importlib.util.find_spec(tool) is None:
+            pytest.skip(f"{tool} is not installed (the `test` extra brings it)")
+    proc = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation",
+                           "--no-index", "--disable-pip-version-check", "--target", str(target), *what],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+
+
+def test_every_subpackage_and_the_lecture_settings_ship_in_a_wheel(tmp_path):
+    """A plain `pip install .` (JupyterHub images) installs every subpackage of cnnlab, its data
+    (the checksums of MNIST), the console script, and lecture mode's settings where JupyterLab
+    reads them."""
+    _pip_install_offline(tmp_path, ".")
+    site = tmp_path
+    wanted = {p.relative_to(ROOT) for p in (ROOT / "cnnlab").rglob("*")
+              if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"}
+    installed = {p.relative_to(site) for p in (site / "cnnlab").rglob("*") if p.is_file()}
+    missing = sorted(str(p) for p in wanted - installed)
+    assert not missing, f"not installed by `pip install .`: {missing}"
+    packages = {p.parent.relative_to(ROOT) for p in (ROOT / "cnnlab").rglob("__init__.py")}
+    assert len(packages) > 5 and Path("cnnlab", "data", "checksums.json") in installed
+    entry_points = next(site.glob("cnnlab-*.dist-info/entry_points.txt")).read_text()
+    assert "cnnlab = cnnlab.__main__:main" in entry_points and (tmp_path / "bin" / "cnnlab").exists()
+    assert (tmp_path / SETTINGS_TARGET).read_bytes() == LECTURE_SETTINGS.read_bytes()
+
+
+def test_an_editable_install_installs_the_lecture_settings_too(tmp_path):
+    """The README's course command installs with `pip install -e`: lecture mode's settings must
+    land in the environment then too (setuptools' data-files do not; hatchling's shared-data
+    do), a copy taken at install time."""
+    _pip_install_offline(tmp_path, "-e", ".")
+    assert (tmp_path / SETTINGS_TARGET).read_bytes() == LECTURE_SETTINGS.read_bytes()
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert meta["build-system"]["build-backend"] == "hatchling.build"
+    shared = meta["tool"]["hatch"]["build"]["targets"]["wheel"]["shared-data"]
+    assert shared == {"lecture/cnnlab-lecture.json": SETTINGS_TARGET.as_posix()}
