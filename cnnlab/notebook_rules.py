@@ -15,8 +15,13 @@ The rules (``RULES``; ``kind`` is "lesson", "solution" or "exercise"):
   never rewritten by a tool (``cnnlab exercises`` keeps them), so they are stable;
 - ``outputs``: code cells committed cleared (no outputs, no execution count);
 - ``slide-type``: ``metadata.slideshow.slide_type`` on every cell, one of slide, subslide,
-  fragment, skip, notes, or "continue the current slide", written ``"-"`` (the committed form) or
-  ``""`` (what JupyterLab's Property Inspector writes for "-"); the first cell is a "slide";
+  fragment, skip, notes, or ``""`` for "continue the current slide" (what JupyterLab's Property
+  Inspector writes when the author picks "-"); the first cell is a "slide". A ``"-"`` typed into
+  the metadata means "continue" to nbconvert but hides the cell in the live lecture
+  (jupyterlab-deck), so it is refused;
+- ``deck``: the live lecture (jupyterlab-deck) shows the same sequence of views as
+  ``jupyter nbconvert --to slides`` (the deck never shows a sub-slide of one cell that another
+  sub-slide follows, and shows a second cell continuing a fragment one step late);
 - ``kernelspec``: the kernel is ``python3``;
 - ``markdown-code-block``: no markdown paragraph indented 4+ spaces (it would render as code);
 - ``nbgrader``: nbgrader cell metadata complete and consistent (schema version 3, as nbgrader's
@@ -28,7 +33,7 @@ The rules (``RULES``; ``kind`` is "lesson", "solution" or "exercise"):
 
 Tolerated, because JupyterLab writes them when it saves: ``language_info`` and the kernelspec's
 ``display_name`` filled in by the kernel, sources stored as lists of lines, ``"tags": []``,
-``editable``/``deletable``, a ``slide_type`` of ``""``, UUID ids on new cells.
+``editable``/``deletable``, UUID ids on new cells.
 """
 from __future__ import annotations
 
@@ -42,11 +47,12 @@ from pathlib import Path
 __all__ = [
     "KINDS", "RULES", "FOLDER_RULES", "FIXES", "SLIDE_TYPES", "Problem", "Notebook",
     "check_notebook", "check_folder", "display_path", "cell_label", "cell_source",
+    "nbconvert_views", "deck_views",
 ]
 
 KINDS = ("lesson", "solution", "exercise")
-#: slide types nbconvert and RISE know; "-" and "" both continue the current slide
-SLIDE_TYPES = ("slide", "subslide", "fragment", "skip", "notes", "-", "")
+#: slide types nbconvert and jupyterlab-deck read alike; "" continues the current slide
+SLIDE_TYPES = ("slide", "subslide", "fragment", "skip", "notes", "")
 _ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _GRADE_ID = re.compile(r"^[a-zA-Z0-9_\-]*$")      # nbgrader's schema (v3.json)
 _NBGRADER_KEYS = {"schema_version", "grade", "locked", "solution", "task", "grade_id", "points",
@@ -66,8 +72,13 @@ FIXES = {
                "(or `jupyter nbconvert --clear-output --inplace {path}`)",
     "slide-type": "select the cell, open the Property Inspector (gear, right sidebar) > Common "
                   "Tools and choose its Slide Type: Slide starts a slide, - continues the "
-                  "current one, Skip hides setup code",
+                  "current one (JupyterLab saves it as \"\"), Skip hides setup code; if the "
+                  "cell shows - already, choose another type, then - again",
     "first-slide": "set the first cell's Slide Type to Slide (Property Inspector > Common Tools)",
+    "deck": "jupyterlab-deck never shows a sub-slide of one cell right before another "
+            "sub-slide, and shows the second cell continuing a fragment one step late: make the "
+            "one-cell sub-slide a Slide (or give it a second cell), make the second cell after "
+            "a Fragment a Fragment too (Property Inspector > Common Tools > Slide Type)",
     "kernelspec": "in JupyterLab: Kernel > Change Kernel... > Python 3 (ipykernel), then save",
     "markdown-code-block": "remove the leading spaces (4 or more make Markdown show the paragraph "
                            "as code); fence real code with ```",
@@ -240,16 +251,129 @@ def _slide_type(cell: dict):
 
 
 def _rule_slide_type(nb: Notebook):
-    choices = ", ".join(t for t in SLIDE_TYPES if t)
+    choices = ", ".join(repr(t) for t in SLIDE_TYPES)
     for i, cell in enumerate(nb.cells):
+        meta = cell.get("metadata")
+        show = meta.get("slideshow") if isinstance(meta, dict) else None
         kind = _slide_type(cell)
-        if kind is None:
+        if not (isinstance(show, dict) and "slide_type" in show):
             yield nb.problem("slide-type", "no slide type (metadata.slideshow.slide_type)", i)
+        elif kind is None:          # null: what jupyterlab-deck's own slide-type picker writes
+            yield nb.problem("slide-type", "slide type null is not one of " + choices, i)
+        elif kind == "-":
+            yield nb.problem("slide-type", "slide type '-' typed into the metadata: nbconvert "
+                                           "continues the slide, the live lecture "
+                                           "(jupyterlab-deck) hides the cell", i)
         elif kind not in SLIDE_TYPES:
             yield nb.problem("slide-type", f"slide type {kind!r} is not one of {choices}", i)
     if nb.cells and _slide_type(nb.cells[0]) in SLIDE_TYPES and _slide_type(nb.cells[0]) != "slide":
         yield nb.problem("first-slide", f"the first cell's slide type is "
                                         f"{_slide_type(nb.cells[0])!r}, not 'slide'", 0)
+
+
+def nbconvert_views(types: list) -> list[list[int]]:
+    """What ``jupyter nbconvert --to slides`` shows, one view per press of Space (reveal.js: next
+    fragment, else the sub-slide below, else the next slide): the cell indices on screen. A
+    slide or sub-slide starts a view, a fragment adds a view, any other type continues."""
+    views, cur = [], []
+    for i, kind in enumerate(types):
+        if kind in ("skip", "notes"):
+            continue
+        if not cur or kind in ("slide", "subslide"):
+            views += [cur] if cur else []
+            cur = [i]
+        elif kind == "fragment":
+            views, cur = views + [cur], cur + [i]
+        else:
+            cur = cur + [i]
+    return views + [cur] if cur else views
+
+
+def deck_views(types: list) -> list[list[int]]:
+    """What jupyterlab-deck 0.2 shows, pressing Space (``deck:go`` down, else forward) from the
+    first cell: a port of its ``NotebookPresenter._getExtents`` (each cell's visible cells and
+    links; "" is read as null, continue; a type it does not know, such as "-", is never linked
+    nor shown)."""
+    ext: dict[int, dict] = {}
+
+    def last(e):                                  # _lastOnScreenOf
+        return ext.get(e["on"][0]) if e and e["on"] else None
+
+    slides, subs, frags, nulls, onscreen = [], [], [], [], []
+    for i, kind in enumerate(types):
+        kind = kind or None
+        kind = "slide" if i == 0 and kind in (None, "subslide") else kind
+        if kind == "skip":
+            continue
+        e = {"i": i, "on": [], "vis": [], "fwd": None, "down": None}
+        s0, ss0, f0, n0 = (x[0] if x else None for x in (slides, subs, frags, nulls))
+        a0 = n0 or f0 or ss0 or s0
+        if kind is None:
+            if n0:
+                for n in nulls:
+                    n["vis"].insert(0, i)
+                if not f0 and (ss0 or s0):
+                    (ss0 or s0)["vis"].insert(0, i)
+            elif f0 or ss0 or s0:
+                (f0 or ss0 or s0)["vis"].insert(0, i)
+            if a0:
+                a0["fwd"] = a0["down"] = i
+        elif kind == "slide":
+            heads = [last(s) for s in (*subs, s0)] if subs and s0 else [n0 or f0 or last(s0)]
+            for h in heads:
+                if h:
+                    h["fwd"] = i
+            subs, nulls, frags, onscreen = [], [], [], [e]
+            slides.insert(0, e)
+        elif kind == "subslide":
+            h = n0 or f0 or last(s0)
+            if h:
+                h["down"] = i
+            frags, nulls, onscreen = [], [], [e]
+            subs.insert(0, e)
+        elif kind == "fragment":
+            if a0:
+                a0["down"] = a0["fwd"] = i
+        if kind in (None, "fragment"):
+            for n in onscreen:
+                n["on"].insert(0, i)
+            onscreen[:0] = [e, e] if kind == "fragment" else [e]
+            nulls = [e, *nulls] if kind is None else []
+            frags[:0] = [e] if kind == "fragment" else []
+            e["on"] = list(a0["on"]) if a0 else []
+            e["vis"] = ([i] if kind == "fragment" else []) + (list(a0["vis"]) if a0 else [])
+        elif kind in ("slide", "subslide"):
+            e["on"], e["vis"] = [i], [i]
+        ext[i] = e
+    views, at, seen = [], ext.get(0), set()
+    while at is not None and at["i"] not in seen:
+        seen.add(at["i"])
+        view = sorted(set(at["vis"]))
+        views += [view] if view and (not views or views[-1] != view) else []
+        at = ext.get(at["down"] if at["down"] is not None else at["fwd"])
+    return views
+
+
+def _rule_deck(nb: Notebook):
+    types = [_slide_type(cell) for cell in nb.cells]
+    if not types or any(t not in SLIDE_TYPES for t in types) or types[0] != "slide":
+        return                                  # the slide-type rules report these first
+    want, got = nbconvert_views(types), deck_views(types)
+    if want == got:
+        return
+    shown = {i for view in got for i in view}
+    missing = sorted({i for view in want for i in view} - shown)
+    for i in missing:
+        yield nb.problem("deck", "the live lecture (jupyterlab-deck) never shows this cell; "
+                                 "nbconvert's slides do", i)
+    if not missing:
+        k = next(k for k, (a, b) in enumerate(zip(want + [[]], got + [[]])) if a != b)
+        i = min(set(want[k] if k < len(want) else []) ^ set(got[k] if k < len(got) else [])
+                or {0})
+        yield nb.problem("deck", f"from here the live lecture (jupyterlab-deck) shows other "
+                                 f"views than nbconvert's slides (view {k + 1}: nbconvert "
+                                 f"{want[k] if k < len(want) else '-'}, deck "
+                                 f"{got[k] if k < len(got) else '-'})", i)
 
 
 def _rule_kernelspec(nb: Notebook):
@@ -325,6 +449,7 @@ RULES = {
     "cell-id": _rule_cell_id,
     "outputs": _rule_outputs,
     "slide-type": _rule_slide_type,
+    "deck": _rule_deck,
     "kernelspec": _rule_kernelspec,
     "markdown-code-block": _rule_markdown_code_block,
     "nbgrader": _rule_nbgrader,

@@ -68,10 +68,17 @@ def test_notebook_is_valid_and_cleared(path):
 
 
 @pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=_ids(ALL_NOTEBOOKS))
-def test_every_cell_has_slide_metadata(path):
-    problems = _problems(path, "slide-type")
+def test_every_cell_has_slide_metadata_both_slide_tools_read_alike(path):
+    """One form: every cell has a slide type, "" continuing the slide (what the Property
+    Inspector writes for "-"); and the live lecture (jupyterlab-deck) shows the same views as
+    ``jupyter nbconvert --to slides`` (the static deck)."""
+    problems = _problems(path, "slide-type", "deck")
     assert not problems, _report(problems)
-    assert nbformat.read(path, as_version=4).cells[0].metadata["slideshow"]["slide_type"] == "slide"
+    cells = nbformat.read(path, as_version=4).cells
+    assert cells[0].metadata["slideshow"]["slide_type"] == "slide"
+    types = [c.metadata["slideshow"]["slide_type"] for c in cells]
+    assert "-" not in types
+    assert notebook_rules.deck_views(types) == notebook_rules.nbconvert_views(types)
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=_ids(LESSONS))
@@ -213,7 +220,8 @@ def test_a_missing_slide_type_fails_naming_the_cell_and_the_property_inspector(c
 
 
 @pytest.mark.parametrize("index,slide_type,rule,message", [
-    (4, "Slide", "slide-type", "slide type 'Slide' is not one of slide, subslide, fragment, skip, notes, -"),
+    (4, "Slide", "slide-type", "slide type 'Slide' is not one of 'slide', 'subslide', 'fragment', 'skip', 'notes', ''"),
+    (4, None, "slide-type", "slide type null is not one of"),                     # jupyterlab-deck's own tool
     (0, "subslide", "first-slide", "the first cell's slide type is 'subslide', not 'slide'"),
 ])
 def test_a_wrong_slide_type_fails(course, index, slide_type, rule, message):
@@ -221,6 +229,65 @@ def test_a_wrong_slide_type_fails(course, index, slide_type, rule, message):
     _edit(path, lambda raw: raw["cells"][index]["metadata"].update(slideshow={"slide_type": slide_type}))
     p = _only(exercises.check_course(course), rule)
     assert p.cell == index and message in p.message, str(p)
+
+
+def test_a_dash_typed_into_the_metadata_fails_and_the_fix_says_how_to_pick_it(course):
+    """nbconvert reads "-" as "continue", jupyterlab-deck hides the cell: the check refuses it and
+    tells the author to pick "-" in the Property Inspector (saved as "")."""
+    path = course / "solutions" / "03_stride_padding_dilation.ipynb"
+    raw = ah.read_raw(path)
+    index = next(i for i, c in enumerate(raw["cells"]) if c["metadata"].get("slideshow") == {"slide_type": ""})
+    _edit(path, lambda raw: raw["cells"][index]["metadata"].update(slideshow={"slide_type": "-"}))
+    problems = exercises.check_course(course)
+    assert [(p.rule, p.path.split("/")[-2]) for p in problems] == [("slide-type", "solutions"), ("drift", "exercises")], \
+        _report(problems)
+    p = problems[0]
+    assert p.cell == index and "slide type '-' typed into the metadata" in p.message, str(p)
+    assert "the live lecture (jupyterlab-deck) hides the cell" in p.message
+    for words in ("Property Inspector (gear, right sidebar) > Common Tools", "- continues the current one",
+                  'JupyterLab saves it as ""', "choose another type, then - again"):
+        assert words in p.fix, p.fix
+
+
+def _types(raw):
+    return [c["metadata"]["slideshow"]["slide_type"] for c in raw["cells"]]
+
+
+def test_what_the_deck_would_show_differently_fails_naming_the_cell(course):
+    """Two patterns jupyterlab-deck 0.2 shows differently from nbconvert: a one-cell sub-slide
+    right before another sub-slide (never shown), and a second cell continuing a fragment (one
+    step late). The check names the cell; the fix says what to change."""
+    path = course / "notebooks" / "04_channels.ipynb"
+    raw = ah.read_raw(path)
+    # the sub-slide "Translation equivariance" (cell 19) without its code cell 20
+    assert _types(raw)[19:22] == ["subslide", "", "subslide"]
+    _edit(path, lambda raw: raw["cells"][20]["metadata"].update(slideshow={"slide_type": "skip"}))
+    p = _only(exercises.check_course(course), "deck")
+    assert (p.cell, p.cell_id) == (19, "04-019"), str(p)
+    assert "the live lecture (jupyterlab-deck) never shows this cell; nbconvert's slides do" in p.message
+    assert "make the one-cell sub-slide a Slide" in p.fix and "Property Inspector" in p.fix
+    types = _types(ah.read_raw(path))
+    assert [19] in notebook_rules.nbconvert_views(types) and [19] not in notebook_rules.deck_views(types)
+
+    path = course / "notebooks" / "05_pooling.ipynb"
+    raw = ah.read_raw(path)
+    assert _types(raw)[19:21] == ["fragment", ""]
+    _edit(path, lambda raw: raw["cells"].insert(21, ah.new_markdown_cell("Also this.")))
+    problems = [p for p in exercises.check_course(course) if p.path.endswith("05_pooling.ipynb")]
+    p = _only(problems, "deck")
+    assert p.cell == 21 and "shows other views than nbconvert's slides" in p.message, str(p)
+    assert "make the second cell after a Fragment a Fragment too" in p.fix
+
+
+def test_the_slide_models_read_every_slide_type_as_their_tools_do():
+    """nbconvert: a slide or sub-slide starts a view, a fragment adds one, skip and notes never
+    show, anything else continues; jupyterlab-deck the same, except a "-" it never shows."""
+    types = ["slide", "skip", "", "fragment", "notes", "", "subslide", "", "slide", "fragment"]
+    want = [[0, 2], [0, 2, 3, 5], [6, 7], [8], [8, 9]]
+    assert notebook_rules.nbconvert_views(types) == want == notebook_rules.deck_views(types)
+    assert notebook_rules.nbconvert_views(["slide", "-", ""]) == [[0, 1, 2]]
+    assert notebook_rules.deck_views(["slide", "-", ""]) == [[0, 2]]
+    assert notebook_rules.deck_views(["", "", "subslide"]) == [[0, 1], [2]]   # the first cell opens a slide
 
 
 def test_a_foreign_kernel_fails(course):

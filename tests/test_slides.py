@@ -9,8 +9,13 @@ and nothing loads the HTML. Checked per lesson present:
   opens a slide, as in nbconvert's own preprocessor);
 - the first slide carries the lesson's first heading.
 
+- the sequence of views (one per press of Space: fragments, sub-slides, slides) read off the
+  HTML equals ``cnnlab.notebook_rules.nbconvert_views`` and what the live lecture shows
+  (``notebook_rules.deck_views``, the model of jupyterlab-deck that tests/test_browser.py checks
+  against the real deck), for every lesson and exercise solution.
+
 The lessons are committed with cleared outputs, so these decks show text and code, no figures;
-the live lecture (jupyterlab-rise, kernel attached) is checked in tests/test_browser.py.
+the live lecture (jupyterlab-deck, kernel attached) is checked in tests/test_browser.py.
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ from pathlib import Path
 import pytest
 
 import browser_helpers as bh
+from cnnlab import notebook_rules
 
 LOCAL_REVEAL = "reveal.js"
 
@@ -128,3 +134,76 @@ def test_nbconvert_command_line_writes_slides(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = tmp_path / f"{lessons[0].stem}.slides.html"
     assert out.exists() and "<section" in out.read_text()
+
+
+_TOKEN = re.compile(r'<section\b[^>]*>|</section>|<aside\b[^>]*>|</aside>|<div\b[^>]*>|</div>')
+_CELL_ID = re.compile(r'\bid="cell-id=([^"]+)"')
+
+
+def views_in_html(doc: str, ids: list[str]) -> list[list[int]]:
+    """The views reveal.js steps through in nbconvert's deck, as cell indices: per sub-slide the
+    cells outside any fragment, then one more view per ``<div class="fragment">``; cells in
+    ``<aside class="notes">`` are speaker notes, never on screen."""
+    index = {cid: i for i, cid in enumerate(ids)}
+    start = doc.find('<div class="slides">')
+    assert start >= 0, "no reveal.js slides in the HTML"
+    views, sub, frags, divs, aside, frag_depth = [], None, [], 0, 0, None
+    for t in _TOKEN.finditer(doc, start + len('<div class="slides">')):
+        tag = t.group(0)
+        if tag.startswith("<section"):
+            sub, frags = [], []
+        elif tag == "</section>":
+            if sub is not None:
+                views += [sub] + [sub + sum(frags[:k + 1], []) for k in range(len(frags))]
+                sub = None
+        elif tag.startswith("<aside"):
+            aside += 1
+        elif tag == "</aside>":
+            aside -= 1
+        elif tag.startswith("<div"):
+            divs += 1
+            if 'class="fragment"' in tag:
+                frags.append([])
+                frag_depth = divs
+            m = _CELL_ID.search(tag)
+            if m and not aside and sub is not None:
+                (frags[-1] if frag_depth is not None else sub).append(index[m.group(1)])
+        else:
+            if divs == frag_depth:
+                frag_depth = None
+            divs -= 1
+            if divs < 0:
+                break                               # the end of div.slides
+    return [sorted(v) for k, v in enumerate(views) if v and (k == 0 or v != views[k - 1])]
+
+
+SLIDE_NOTEBOOKS = [p for d in ("notebooks", "solutions") for p in sorted((bh.REPO / d).glob("0*.ipynb"))]
+
+
+@pytest.mark.parametrize("path", SLIDE_NOTEBOOKS, ids=[f"{p.parent.name}/{p.stem}" for p in SLIDE_NOTEBOOKS])
+def test_nbconvert_and_the_live_lecture_show_the_same_views(path, tmp_path):
+    nb = json.loads(path.read_text())
+    types = [c["metadata"]["slideshow"]["slide_type"] for c in nb["cells"]]
+    doc = export_slides(path, tmp_path).read_text()
+    seen = views_in_html(doc, [c["id"] for c in nb["cells"]])
+    assert seen == notebook_rules.nbconvert_views(types), f"{path.name}: nbconvert's deck shows {seen}"
+    assert seen == notebook_rules.deck_views(types), (
+        f"{path.name}: the live lecture (jupyterlab-deck) shows {notebook_rules.deck_views(types)}, "
+        f"nbconvert {seen}")
+
+
+def test_every_slide_type_reads_as_nbconvert_reads_it(tmp_path):
+    """A notebook with each slide type (and a "-", which nbconvert reads as "continue"): the
+    views in the HTML are those ``notebook_rules.nbconvert_views`` predicts."""
+    import nbformat
+
+    kinds = ["slide", "skip", "", "fragment", "notes", "-", "subslide", "fragment", "", "slide", "notes"]
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell(f"Cell {i}: {kind or 'continue'}.", id=f"c{i}",
+                                      metadata={"slideshow": {"slide_type": kind}})
+        for i, kind in enumerate(kinds)])
+    path = tmp_path / "kinds.ipynb"
+    nbformat.write(nb, path)
+    seen = views_in_html(export_slides(path, tmp_path).read_text(), [f"c{i}" for i in range(len(kinds))])
+    assert seen == notebook_rules.nbconvert_views(kinds) == [[0, 2], [0, 2, 3, 5], [6], [6, 7, 8], [9]]
+    assert notebook_rules.deck_views(kinds) == [[0, 2], [0, 2, 3], [6], [6, 7, 8], [9]]     # "-": hidden
