@@ -13,8 +13,8 @@ __all__ = ["BackpropApp", "backprop_explorer", "PoolGradientApp", "pool_gradient
 
 def _cell_controls():
     """A δ cell (row, col) and what to show: its share (the start) or the totals."""
-    return dict(row=slider("δ row", 0, 0, 0, width="210px"),
-                col=slider("δ col", 0, 0, 0, width="210px"),
+    return dict(row=slider("δ row", 0, 0, 0, width=16),
+                col=slider("δ col", 0, 0, 0, width=16),
                 show=choice("show", [(label, value) for value, label in SHOW_OPTIONS.items()],
                             "cell"))
 
@@ -36,8 +36,8 @@ class BackpropApp(_DeltaCellApp):
         x = BACKPROP_X if x is None else np.asarray(x, dtype=np.float64)
         w = BACKPROP_W if weight is None else np.asarray(weight, dtype=np.float64)
         delta = None if delta is None else np.asarray(delta, dtype=np.float64)
-        c = dict(_cell_controls(), stride=slider("stride", 1, 1, 2, width="210px"),
-                 padding=slider("padding", 0, 0, 1, width="210px"))
+        c = dict(_cell_controls(), stride=slider("stride", 1, 1, 2, width=16),
+                 padding=slider("padding", 0, 0, 1, width=16))
         if delta is not None:               # a given δ fixes the output's shape
             c["stride"].disabled = c["padding"].disabled = True
         view = BackpropView(x.shape, w.shape, None if delta is None else delta.shape)
@@ -64,9 +64,9 @@ class PoolGradientApp(_DeltaCellApp):
         x = POOL_GRAD_X if x is None else np.asarray(x, dtype=np.float64)
         c = dict(_cell_controls(),
                  kind=choice("pooling", [("max", "max"), ("average", "avg")], kind,
-                             button_width="80px"),
-                 kernel_size=slider("kernel size", kernel_size, 2, 3, width="210px"),
-                 stride=slider("stride", stride, 1, 3, width="210px"))
+                             button_width=6),
+                 kernel_size=slider("kernel size", kernel_size, 2, 3, width=16),
+                 stride=slider("stride", stride, 1, 3, width=16))
         rows = [W.HBox([W.VBox([c["kind"], c["show"]]), W.VBox([c["kernel_size"], c["stride"]]),
                         W.VBox([c["row"], c["col"]])])]
         super().__init__(PoolGradientView(x.shape), c, rows, fixed=dict(x=x))

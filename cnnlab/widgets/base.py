@@ -30,18 +30,28 @@ import ipywidgets as W
 from cnnlab.viz.style import ALERT
 
 __all__ = ["App", "slider", "choice", "set_range", "follow_cell", "prose_html", "inline_html",
-           "plain_text", "PROSE_STYLE", "MONO_STYLE"]
+           "plain_text", "widget_em", "PROSE_STYLE", "MONO_STYLE"]
 
 
 # Explanations below a figure: proportional font, wrapped between words only (JupyterLab's
 # output CSS sets word-break: break-all on <pre>, which splits "RdBu_r" into "RdBu" / "_r").
-_LINE_PX = 13.5 * 1.5           # font size x line height of the prose
-PROSE_STYLE = ("font-size:13.5px; line-height:1.5; margin:6px 0 2px 0; max-width:820px; "
+# Text sizes and control widths are relative to the widgets' font size, JupyterLab's
+# --jp-widgets-font-size (13 px in a notebook, larger on lecture slides: docs/lecturing.md), so
+# captions and controls grow with the labels; pictures keep their pixel size.
+_LINE_EM = 1.04 * 1.5           # font size x line height of the prose, in widget font sizes
+PROSE_STYLE = ("font-size:1.04em; line-height:1.5; margin:6px 0 2px 0; max-width:63em; "
                "white-space:normal; word-break:normal; overflow-wrap:break-word")
 MONO_STYLE = ("font-family:var(--jp-code-font-family, 'DejaVu Sans Mono', monospace); "
-              "font-size:13px; white-space:pre; word-break:normal; overflow-x:auto")
+              "font-size:1em; white-space:pre; word-break:normal; overflow-x:auto")
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
+
+
+def widget_em(n: float) -> str:
+    """A CSS length of ``n`` widget font sizes (``--jp-widgets-font-size``, 13 px by default):
+    a control's width that grows with its label's text. (A plain ``em`` would not: a control's
+    box keeps the output area's font size, only its label and text take the widgets' one.)"""
+    return f"calc({n:g} * var(--jp-widgets-font-size, 13px))"
 
 
 def plain_text(text: str) -> str:
@@ -62,12 +72,12 @@ def prose_html(text: str) -> str:
     return f"<div style=\"{PROSE_STYLE}\">{''.join(lines)}</div>"
 
 
-def slider(description: str, value: int, lo: int, hi: int, width: str = "260px", **kw) -> W.IntSlider:
+def slider(description: str, value: int, lo: int, hi: int, width: float = 20, **kw) -> W.IntSlider:
     """An integer slider (its range stretched to hold ``value``) that updates while dragged."""
     lo, hi = min(lo, value), max(hi, value)
     return W.IntSlider(value=value, min=lo, max=hi, description=description,
                        style={"description_width": "initial"}, continuous_update=True,
-                       layout=W.Layout(width=width), **kw)
+                       layout=W.Layout(width=widget_em(width)), **kw)
 
 
 # The selected button of a choice must be obvious at a glance: the stock style only darkens
@@ -78,14 +88,14 @@ _CHOICE_CSS = ("<style>.cnnlab-choice button.mod-active{background-color:#1976d2
                "background-color:#eee}</style>")
 
 
-def choice(description: str, options, value, button_width: str = "150px") -> W.ToggleButtons:
+def choice(description: str, options, value, button_width: float = 11.5) -> W.ToggleButtons:
     """Labelled toggle buttons whose selected button is filled blue.
 
     options: list of (label, value). An :class:`App` watching one puts the style in its box.
     """
     t = W.ToggleButtons(options=options, value=value, description=description,
                         tooltips=[label for label, _ in options],
-                        style={"button_width": button_width, "description_width": "initial"},
+                        style={"button_width": widget_em(button_width), "description_width": "initial"},
                         layout=W.Layout(width="auto"))      # label and buttons on one line
     t.add_class(_CHOICE_CLASS)
     return t
@@ -144,8 +154,8 @@ class App:
         width = int(round(fig.get_size_inches()[0] * fig.dpi))
         self.image = W.Image(format=self.image_format,
                              layout=W.Layout(width=f"{width}px", max_width="100%", height="auto"))
-        reserved = round(self.summary_lines * _LINE_PX + 8)          # + the prose's margins
-        self.summary = W.HTML(layout=W.Layout(min_height=f"{reserved}px"))
+        reserved = widget_em(round(self.summary_lines * _LINE_EM, 2))[:-1] + " + 8px)"  # margins
+        self.summary = W.HTML(layout=W.Layout(min_height=reserved))
         for control in watch:
             control.observe(self._on_change, names="value")
         uses_choice = any(_CHOICE_CLASS in getattr(c, "_dom_classes", ()) for c in watch)

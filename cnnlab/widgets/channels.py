@@ -5,7 +5,7 @@ import ipywidgets as W
 
 from cnnlab.kernels import default_channel_weights
 from cnnlab.viz.channels import ChannelExplorerView
-from cnnlab.widgets.base import App
+from cnnlab.widgets.base import App, widget_em
 
 __all__ = ["ChannelExplorer", "channel_explorer"]
 
@@ -21,10 +21,10 @@ class ChannelExplorer(App):
         view = ChannelExplorerView(image, weight, bias, names)
         c_out = view.weight.shape[0]
         out_channel = W.Dropdown(options=[(f"{o}: {view.names[o]}", o) for o in range(c_out)],
-                                 value=0, description="filter", layout=W.Layout(width="380px"))
+                                 value=0, description="filter", layout=W.Layout(width=widget_em(29)))
         bias = W.FloatSlider(value=float(view.bias[0]), min=-1.0, max=1.0, step=0.05,
                              description="bias b", continuous_update=True,
-                             layout=W.Layout(width="300px"))
+                             layout=W.Layout(width=widget_em(23)))
         out_channel.observe(self._on_channel, names="value")   # sets the bias, then redraws
         super().__init__(view, dict(out_channel=out_channel, bias=bias), watch=[bias])
 

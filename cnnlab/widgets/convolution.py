@@ -25,7 +25,7 @@ class ConvolutionStepper(App):
             row.layout.display = "none"
         operation = choice("", [("cross-correlation (CNNs)", "correlate"),
                                 ("convolution (flipped kernel)", "convolve")],
-                           operation, button_width="210px")
+                           operation, button_width=16)
         self.play = W.Play(value=0, min=0, max=oh * ow - 1, interval=900, description="play")
         self.play.observe(self._on_play, names="value")
         self._width = ow
@@ -54,7 +54,7 @@ class ConvolutionStepper(App):
                   f"y[{i}, {j}] = {total} x[{i}+{a}, {j}+{b}] · k[k<sub>h</sub>−1−{a}, k<sub>w</sub>−1−{b}]"
                   f"&nbsp;&nbsp;(k rotated 180°)")
         return (f"<div style=\"{PROSE_STYLE}\"><div>{op}</div>"
-                f"<div style=\"{MONO_STYLE}; font-size:14.5px; margin-top:4px\"><b>"
+                f"<div style=\"{MONO_STYLE}; font-size:1.07em; margin-top:4px\"><b>"
                 f"{html.escape(facts.label)}:&nbsp;&nbsp;{html.escape(facts.text)}</b></div></div>")
 
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from cnnlab.kernels import IMAGE_KERNELS
 from cnnlab.viz.kernels import KernelPlaygroundView
-from cnnlab.widgets.base import App, choice
+from cnnlab.widgets.base import App, choice, widget_em
 
 __all__ = ["KernelPlayground", "kernel_playground"]
 
@@ -25,15 +25,15 @@ class KernelPlayground(App):
         if preset not in names:
             raise ValueError(f"preset must be one of {names}, got {preset!r}")
         self.source = W.Dropdown(options=list(images), description="image",
-                                 layout=W.Layout(width="280px"))
+                                 layout=W.Layout(width=widget_em(21.5)))
         self.preset = W.Dropdown(options=names, value=preset, description="kernel",
-                                 layout=W.Layout(width="340px"))
+                                 layout=W.Layout(width=widget_em(26)))
         colours = choice("colours", [(c, c) for c in ("auto", "gray", "signed")], "auto",
-                         button_width="70px")
+                         button_width=5.5)
         start = IMAGE_KERNELS.get(preset, IMAGE_KERNELS["identity"])
-        self.weights = [W.FloatText(value=round(float(v), 4), step=0.1, layout=W.Layout(width="72px"))
+        self.weights = [W.FloatText(value=round(float(v), 4), step=0.1, layout=W.Layout(width=widget_em(5.5)))
                         for v in start.ravel()]
-        grid = W.GridBox(self.weights, layout=W.Layout(grid_template_columns="repeat(3, 76px)",
+        grid = W.GridBox(self.weights, layout=W.Layout(grid_template_columns=f"repeat(3, {widget_em(5.8)})",
                                                        grid_gap="2px"))
         self.preset.observe(self._on_preset, names="value")
         left = W.VBox([self.source, self.preset, colours])

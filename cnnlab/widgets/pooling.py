@@ -6,7 +6,7 @@ import numpy as np
 
 from cnnlab.kernels import default_feature_map
 from cnnlab.viz.pooling import POOL_KINDS, POOL_LABELS, PoolingView
-from cnnlab.widgets.base import App, follow_cell, slider
+from cnnlab.widgets.base import App, follow_cell, slider, widget_em
 
 __all__ = ["PoolingApp", "pooling_explorer"]
 
@@ -21,13 +21,13 @@ class PoolingApp(App):
         x = default_feature_map() if feature_map is None else feature_map
         self.base = np.asarray(x, dtype=np.float64)
         c = dict(kind=W.Dropdown(options=[(POOL_LABELS[k], k) for k in POOL_KINDS], value=kind,
-                                 description="pooling", layout=W.Layout(width="210px")),
-                 kernel_size=slider("kernel size", kernel_size, 1, PoolingView.MAX_K, width="210px"),
-                 stride=slider("stride", stride, 1, 4, width="210px"),
-                 padding=slider("padding", padding, 0, PoolingView.MAX_PAD, width="210px"),
-                 shift=slider("shift input →", 0, 0, 3, width="210px"),
-                 row=slider("output row", 0, 0, 0, width="210px"),
-                 col=slider("output col", 0, 0, 0, width="210px"))
+                                 description="pooling", layout=W.Layout(width=widget_em(16))),
+                 kernel_size=slider("kernel size", kernel_size, 1, PoolingView.MAX_K, width=16),
+                 stride=slider("stride", stride, 1, 4, width=16),
+                 padding=slider("padding", padding, 0, PoolingView.MAX_PAD, width=16),
+                 shift=slider("shift input →", 0, 0, 3, width=16),
+                 row=slider("output row", 0, 0, 0, width=16),
+                 col=slider("output col", 0, 0, 0, width=16))
         rows = [W.HBox([W.VBox([c["kind"], c["kernel_size"], c["stride"]]),
                         W.VBox([c["padding"], c["shift"]]), W.VBox([c["row"], c["col"]])])]
         super().__init__(PoolingView(self.base.shape), c, rows, fixed=dict(x=self.base))

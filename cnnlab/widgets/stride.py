@@ -6,7 +6,7 @@ import html
 import ipywidgets as W
 
 from cnnlab.viz.stride import StrideExplorerView, same_padding
-from cnnlab.widgets.base import MONO_STYLE, PROSE_STYLE, App, follow_cell, set_range, slider
+from cnnlab.widgets.base import MONO_STYLE, PROSE_STYLE, App, follow_cell, set_range, slider, widget_em
 
 __all__ = ["StrideExplorer", "stride_explorer"]
 
@@ -24,8 +24,8 @@ class StrideExplorer(App):
                  col=slider("window column", 0, 0, 0))
         self.play = W.Play(value=0, min=0, max=0, interval=700, description="play")
         self.play.observe(self._on_play, names="value")
-        self.valid_button = W.Button(description="valid (P = 0)", layout=W.Layout(width="130px"))
-        self.same_button = W.Button(description="same (S = 1)", layout=W.Layout(width="130px"))
+        self.valid_button = W.Button(description="valid (P = 0)", layout=W.Layout(width=widget_em(10)))
+        self.same_button = W.Button(description="same (S = 1)", layout=W.Layout(width=widget_em(10)))
         self.valid_button.on_click(self._on_valid)
         self.same_button.on_click(self._on_same)
         self.note = ""

@@ -5,7 +5,7 @@ import ipywidgets as W
 import numpy as np
 
 from cnnlab.viz.training import FeatureMapView, feature_map_facts
-from cnnlab.widgets.base import App
+from cnnlab.widgets.base import App, widget_em
 
 __all__ = ["FeatureMapApp", "feature_map_explorer"]
 
@@ -27,9 +27,9 @@ class FeatureMapApp(App):
         index_slider = W.IntSlider(value=index, min=0, max=n - 1, description="digit #",
                                    continuous_update=False, readout=False,
                                    style={"description_width": "initial"},
-                                   layout=W.Layout(width="400px"))
+                                   layout=W.Layout(width=widget_em(31)))
         self.index_box = W.BoundedIntText(value=index, min=0, max=n - 1,
-                                          layout=W.Layout(width="90px"))
+                                          layout=W.Layout(width=widget_em(7)))
         # slider and number box move together (a kernel-side link, so it also works headless)
         W.link((index_slider, "value"), (self.index_box, "value"))
         super().__init__(view, dict(index=index_slider), [W.HBox([index_slider, self.index_box])],
