@@ -3,7 +3,8 @@
 - :class:`LabServer` starts a real JupyterLab on 127.0.0.1 (free port, random token) in an
   isolated Jupyter home (config, data, runtime, settings and workspace dirs in a temp folder), so
   no user settings leak in and nothing persists, while the lab extensions installed in the venv's
-  ``share/jupyter`` (ipywidgets' ``jupyterlab_widgets``, ``jupyterlab-rise``) are still found.
+  ``share/jupyter`` (ipywidgets' ``jupyterlab_widgets``, lecture mode's ``jupyterlab-deck``) and
+  the settings the course installs there (``lab/settings/overrides.d``) are still found.
   Nothing in it reaches the network: the news feed and update check are off, the extension manager
   is read-only.
 - :func:`launch_chromium` starts Debian's ``/usr/bin/chromium`` through Playwright (never a
@@ -123,8 +124,8 @@ def isolated_jupyter_env(home: Path, extra: dict | None = None) -> dict:
     """A copy of os.environ whose Jupyter/IPython dirs all live under ``home``.
 
     Only the per-user locations move: the venv's ``share/jupyter`` (sys.prefix), where
-    ``jupyterlab_widgets`` and ``jupyterlab-rise`` put their lab extensions and ipykernel its
-    kernelspec, stays on Jupyter's search path.
+    ``jupyterlab_widgets`` and ``jupyterlab-deck`` put their lab extensions, ipykernel its
+    kernelspec and the course its lecture settings, stays on Jupyter's search path.
     """
     env = dict(os.environ)
     for key in list(env):
@@ -377,9 +378,9 @@ class PageProblems:
 
 #: Console errors that are not the course's fault, with why:
 HARMLESS_CONSOLE = [
-    # Chromium logs every request our offline route aborts (external URL: CDN MathJax in RISE,
-    # fonts) and every 404 of a probe JupyterLab makes on purpose; the request itself is recorded
-    # in blocked_requests / failed_requests and judged there.
+    # Chromium logs every request our offline route aborts (an external URL, e.g. a font) and
+    # every 404 of a probe JupyterLab makes on purpose; the request itself is recorded in
+    # blocked_requests / failed_requests and judged there.
     (re.compile(r"Failed to load resource"), "a failed/blocked resource fetch (recorded separately)"),
     # JupyterLab's announcements/extension-manager plugins, when their endpoints answer 404/empty.
     (re.compile(r"/lab/api/(news|update|extensions)"), "lab news/update/extension-manager endpoint"),
@@ -460,7 +461,7 @@ def make_served_copy(dest: Path, notebooks: list[Path] | None = None) -> Path:
             if entry.name in {".ipynb_checkpoints"}:
                 continue
             target = nb_dir / entry.name
-            if entry.is_file():               # lessons, and files like rise.css: the server
+            if entry.is_file():               # lessons and files next to them: the server
                 shutil.copy2(entry, target)   # refuses symlinks that leave its root
             elif not target.exists():
                 target.symlink_to(entry, target_is_directory=entry.is_dir())
@@ -904,30 +905,3 @@ def strip_markdown(text: str) -> str:
     text = re.sub(r"<[^>]+>", "", text)
     text = re.sub(r"[*_`]", "", text)
     return re.sub(r"\s+", " ", text).strip()
-
-
-def rise_widgets_known_broken() -> str | None:
-    """Why live widgets cannot render in jupyterlab-rise's slideshow with the installed front-ends.
-
-    jupyterlab_widgets >= 3.0.11 (lab extension @jupyter-widgets/jupyterlab-manager >= 5.0.11)
-    consumes the shared module ``@jupyterlab/console``, which RISE's stand-alone slideshow app
-    (jupyterlab-rise <= 0.43.1) does not provide, so the widget manager fails to load there
-    ("Shared module @jupyterlab/console doesn't exist in shared scope default") and every widget
-    shows as its text repr. Upstream: jupyterlab-contrib/rise issue 119. Tried here: the
-    jupyterlab_widgets 3.0.10 front-end (no console dependency) renders them in RISE.
-    """
-    share = venv_bin().parent / "share" / "jupyter" / "labextensions"
-    try:
-        manager = json.loads((share / "@jupyter-widgets" / "jupyterlab-manager" / "package.json").read_text())
-        rise = json.loads((share / "jupyterlab-rise" / "package.json").read_text())
-    except (OSError, ValueError):
-        return None
-    rise_version = tuple(int(x) for x in re.findall(r"\d+", rise.get("version", "0"))[:3])
-    if "@jupyterlab/console" in manager.get("dependencies", {}) and rise_version <= (0, 43, 1):
-        return (
-            f"jupyterlab-rise {rise.get('version')} cannot load the ipywidgets front-end "
-            f"@jupyter-widgets/jupyterlab-manager {manager.get('version')} (it needs @jupyterlab/console, "
-            "which RISE's slideshow app does not share): widgets show as text in lecture mode. "
-            "Upstream jupyterlab-contrib/rise#119; jupyterlab_widgets==3.0.10 (with ipywidgets<8.1.3) works."
-        )
-    return None

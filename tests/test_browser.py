@@ -1,4 +1,4 @@
-"""Seen through a real browser: every lesson in JupyterLab, and in lecture mode (jupyterlab-rise).
+"""Seen through a real browser: every lesson in JupyterLab, and presented in lecture mode.
 
 One JupyterLab server (127.0.0.1, free port, random token, isolated Jupyter home, kernels with
 CNNLAB_QUICK=1 / CNNLAB_OFFLINE=1 / MPLBACKEND=Agg) serves *copies* of the lessons, and one headless
@@ -20,11 +20,25 @@ All problems of a lesson are collected and reported together, after its screensh
 Screenshots go to ``$CNNLAB_ARTIFACTS`` or ``artifacts/screenshots/<lesson>/``, with a
 ``report.json`` per lesson (timings, stderr warnings, slider response times, layout jumps).
 
-Lecture mode: ``/rise/<lesson>.ipynb`` (what RISE's "Open as Reveal Slideshow" opens; "Render as
-Reveal Slideshow" shows the same page in a side panel) shows a reveal.js slide with the lesson's
-first heading. The lecturer's flow (Run All, save, open the slideshow on the same kernel) must show
-live widgets: an expected failure while jupyterlab-rise cannot load the installed widgets
-front-end (see ``browser_helpers.rise_widgets_known_broken``).
+Lecture mode (jupyterlab-deck, with the settings the course installs: docs/lecturing.md), in a
+1280x720 window, the lecturer's flow for each lesson: Run All, click the title, start the deck,
+press Space through the whole lesson (``lecture_helpers``). Checked:
+
+- the views follow the slide metadata as nbconvert reads it: the deck's sequence of views is
+  ``notebook_rules.nbconvert_views`` (tests/test_slides.py holds that to nbconvert's HTML) and
+  ``notebook_rules.deck_views`` (the model the notebook check uses); every cell that is not
+  skip or notes is shown, none that is; no empty page;
+- on every view, text is projector-sized (body >= 20 px, code and widget text >= 16 px);
+- on every view holding a widget: it renders as a widget, not as text; the view fits the window
+  without scrolling, before and after its controls move; a keyboard change (ArrowRight on a
+  focused slider knob, or a number typed into a box) and a mouse change (a knob dragged, a toggle
+  clicked) each redraw its figure and neither moves the slide; screenshots
+  ``lecture_cellNN.png`` / ``lecture_cellNN_after.png`` and ``lecture_report.json``;
+- no page error, no console error, no request leaving 127.0.0.1.
+
+The lessons carry no speaker notes yet: the served copies get one ``notes`` cell after the title
+(``lecture_helpers.NOTES_CELL``). The deck must never show it; a second window on the same
+lesson (the presenter's screen, docs/lecturing.md) shows it and drives the projector's widgets.
 
 Skips (with the reason) when Playwright or /usr/bin/chromium is missing; a lesson not written yet
 skips, a lesson present that misbehaves fails.
@@ -38,6 +52,8 @@ from pathlib import Path
 import pytest
 
 import browser_helpers as bh
+import lecture_helpers as lh
+from cnnlab import notebook_rules
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -54,8 +70,12 @@ TIMINGS: dict[str, dict] = {}
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory) -> Path:
-    """A folder of lesson copies (the lab marks run notebooks dirty; the real ones stay clean)."""
-    return bh.make_served_copy(tmp_path_factory.mktemp("cnnlab-served"))
+    """A folder of lesson copies (the lab marks run notebooks dirty; the real ones stay clean),
+    each with a speaker-notes cell after its title (``lecture_helpers.NOTES_CELL``)."""
+    folder = bh.make_served_copy(tmp_path_factory.mktemp("cnnlab-served"))
+    for path in folder.glob(bh.LESSON_GLOB):
+        lh.add_speaker_notes(path)
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -216,95 +236,215 @@ def test_lesson_runs_and_its_widgets_work(name, served, lab, page_and_problems):
     assert not failures, f"{name} (screenshots in {shots}):\n- " + "\n- ".join(failures)
 
 
-# --------------------------------------------------------------------------- lecture mode (RISE)
+# --------------------------------------------------------------------------- lecture mode (jupyterlab-deck)
+
+
+@pytest.fixture
+def lecture_page(browser):
+    """A page the size of a projector's window (1280x720)."""
+    problems = bh.PageProblems()
+    ctx = bh.offline_context(browser, problems, viewport=lh.VIEWPORT)
+    page = ctx.new_page()
+    page.set_default_timeout(60_000)
+    bh.watch_page(page, problems)
+    yield page, problems
+    ctx.close()
+
+
+def _font_failures(where: str, m: dict) -> list[str]:
+    out = []
+    for kind, least in (("body", lh.MIN_BODY_PX), ("code", lh.MIN_CODE_PX), ("output", lh.MIN_CODE_PX),
+                        ("widgets", lh.MIN_WIDGET_PX)):
+        if m[kind] and m[kind]["min"] < least:
+            out.append(f"{where}: {kind} text {m[kind]['min']} px < {least} px ({m[kind]['smallest']!r})")
+    return out
+
+
+def _present_view(page, st: dict, shots: Path, operated: set, report: dict) -> list[str]:
+    """Check the view on screen now: text sizes always; on a view holding widgets, that they
+    render as widgets, that it fits the window, and (once per widget) that a keyboard and a mouse
+    change of its controls redraw its figure without moving the slide."""
+    visible = st["visible"]
+    where = f"view {visible}"
+    m = lh.measure(page, visible)
+    failures = _font_failures(where, m)
+    entry = {"visible": visible, "height": m["height"], "fits": m["fits"],
+             "fonts": {k: m[k] and m[k]["min"] for k in ("body", "code", "output", "widgets")}}
+    report["views"].append(entry)
+    widgets = lh.widget_cells(page, visible)
+    if not widgets:
+        return failures
+    entry["widgets"] = widgets
+    failures += [f"{where}: cell {w['cell']} shows a widget as text: …{w['bad']}…" for w in widgets if w["bad"]]
+    failures += [f"{where}: cell {w['cell']} has a widget output but no widget DOM" for w in widgets if not w["widgets"]]
+    if not m["fits"]:
+        failures.append(f"{where}: a slide with a widget does not fit {lh.VIEWPORT}: {m['height']} px of cells, "
+                        f"scroll {m['scroll']}, outside the window {m['clipped']}")
+    stem = f"lecture_cell{visible[0]:02d}"
+    page.screenshot(path=str(shots / f"{stem}.png"))
+    todo = [w for w in widgets if w["images"] and (w["handles"] or w["boxes"] or w["toggles"])
+            and w["cell"] not in operated]
+    if not todo:
+        return failures
+    for w in todo:
+        operated.add(w["cell"])
+        moves = lh.operate(page, w)
+        entry.setdefault("moves", []).extend(moves)
+        hows = {mv["how"] for mv in moves if mv["changed"]}
+        failures += [f"{where}: {mv['how']} on cell {mv['cell']}'s {mv.get('control', 'controls')} did not "
+                     f"change its figure ({mv})" for mv in moves if not mv["changed"]]
+        failures += [f"{where}: {mv['how']} on cell {mv['cell']}'s {mv['control']} also changed the slide"
+                     for mv in moves if mv.get("slide_moved")]
+        if hows != {"keyboard", "mouse"}:
+            failures.append(f"{where}: cell {w['cell']}: not changed both from the keyboard and with the mouse: {moves}")
+    # Leave the controls as the lecturer does before the next Space: a click on the picture
+    # (Space typed in a number box stays there).
+    bh.cell_locator(page, todo[-1]["cell"]).locator("img").first.click()
+    page.wait_for_timeout(200)
+    after = lh.measure(page, visible)
+    entry["fits_after_moves"] = after["fits"]
+    if not after["fits"]:
+        failures.append(f"{where}: no longer fits {lh.VIEWPORT} after its controls moved: {after['height']} px, "
+                        f"scroll {after['scroll']}, outside the window {after['clipped']}")
+    page.screenshot(path=str(shots / f"{stem}_after.png"))
+    return failures
 
 
 @pytest.mark.parametrize("name", bh.lesson_params())
-def test_lesson_opens_as_slides(name, served, lab, page_and_problems):
-    """What "Render as slideshow" (RISE:preview, RISE:fullscreen-plugin) opens: /rise/<path>."""
+def test_lesson_presents_as_a_lecture(name, served, lab, lecture_page):
+    """The lecturer's flow at 1280x720: Run All, click the title, start the deck, then Space
+    through every view. Each view follows the slide metadata as nbconvert reads it (the same
+    sequence of views as ``jupyter nbconvert --to slides``), no skip or notes cell shows, text is
+    projector-sized; each view holding a widget renders it as a widget, fits the window, and
+    its figure changes when a control is moved from the keyboard and with the mouse."""
     path = _lesson_or_skip(served, name)
-    heading = bh.first_heading(path)
-    assert heading, f"{name}: no markdown heading to open the slideshow with"
-    page, problems = page_and_problems
-    t0 = time.perf_counter()
-    page.goto(lab.url(f"/rise/{name}.ipynb"))
-    page.wait_for_selector(".reveal .slides section.present", state="visible", timeout=60_000)
-    # reveal.js lays the first slide out after the notebook has rendered.
-    page.wait_for_function(
-        "() => { const s = document.querySelector('.reveal .slides section.present');"
-        " return s && s.innerText.trim().length > 0; }",
-        timeout=30_000,
-    )
-    page.wait_for_timeout(800)
-    shot = bh.artifacts_dir(name) / "slides_first.png"
-    page.screenshot(path=str(shot))
-    present = page.locator(".reveal .slides section.present").first
-    text = bh.strip_markdown(present.inner_text())
-    n_slides = page.locator(".reveal .slides > section").count()
-    TIMINGS.setdefault(name, {})["slides_s"] = round(time.perf_counter() - t0, 1)
-    print(f"[browser] {name} as slides: {n_slides} top-level slides, first: {text[:60]!r}")
-    assert heading in text, f"{name}: first slide shows {text[:200]!r}, not the heading {heading!r}"
-    assert present.is_visible()
-    box = present.bounding_box()
-    assert box and box["width"] > 200 and box["height"] > 50, f"{name}: first slide has no size: {box}"
-    # RISE's page is third-party; its console noise is reported in the lecture-mode findings rather
-    # than failing the lesson. Page *exceptions* from the course's own outputs would still show here.
-    (bh.artifacts_dir(name) / "slides_console.json").write_text(
-        json.dumps({"console_errors": problems.console_errors, "page_errors": problems.page_errors,
-                    "ignored": problems.ignored, "blocked": problems.blocked_requests}, indent=2)
-    )
+    page, problems = lecture_page
+    shots = bh.artifacts_dir(name)
+    for old in shots.glob("lecture_*"):
+        old.unlink()
+    report: dict = {"lesson": name, "views": []}
+    failures: list[str] = []
+    t_start = time.perf_counter()
+    page.goto(lab.url(f"/lab/workspaces/lecture-{name}/tree/{name}.ipynb", reset=None))
+    bh.wait_for_notebook(page, f"{name}.ipynb")
+    bh.wait_for_kernel_idle(page, timeout_s=90)
+    presenting = False
+    try:
+        run = bh.run_all_cells(page, timeout_s=LESSON_TIMEOUT_S)
+        report["run_all_s"] = round(run.seconds, 1)
+        assert not run.errors and not run.timed_out and not run.unexecuted, (
+            f"{name}: Run All failed: {run.errors[:2]}, timed out {run.timed_out}, unexecuted {run.unexecuted}")
+        bh.wait_for_widgets_rendered(page)
+        bh.wait_for_layout_stable(page)
+
+        t_deck = time.perf_counter()
+        st = lh.start_deck(page)
+        presenting = True
+        types = st["types"]
+        operated: set = set()
+        views, shown, steps = [], set(), 0
+        page.screenshot(path=str(shots / "lecture_first.png"))
+        while True:
+            if not st["visible"]:
+                failures.append(f"step {steps}: an empty page (active cell {st['active']})")
+            elif not views or views[-1] != st["visible"]:
+                views.append(st["visible"])
+                failures += _present_view(page, st, shots, operated, report)
+            shown |= set(st["visible"])
+            nxt = lh.press_and_wait(page, "Space", st)
+            steps += 1
+            if nxt["active"] == st["active"] or steps > 300:
+                break
+            st = nxt
+        report.update(steps=steps, deck_s=round(time.perf_counter() - t_deck, 1))
+
+        want = notebook_rules.nbconvert_views(types)
+        if views != want:
+            failures.append(f"the deck's views differ from nbconvert's slides:\n  deck      {views}\n  nbconvert {want}")
+        if views != notebook_rules.deck_views(types):
+            failures.append(f"cnnlab.notebook_rules.deck_views no longer predicts the deck: {notebook_rules.deck_views(types)}")
+        hidden = {i for i, t in enumerate(types) if t in ("skip", "notes")}
+        failures += [f"a {types[i]} cell is on a slide: cell {i}" for i in sorted(shown & hidden)]
+        missing = sorted(set(range(len(types))) - hidden - shown)
+        if missing:
+            failures.append(f"cells never shown by the deck: {missing}")
+        if not any("widgets" in v for v in report["views"]):
+            failures.append("no view shows a widget")
+        if not operated:
+            failures.append("no widget's controls were operated")
+        if types.count("notes") != 1:
+            failures.append(f"the served copy should carry one speaker-notes cell, has {types.count('notes')}")
+    finally:
+        if presenting:
+            lh.stop_deck(page)
+        report["total_s"] = round(time.perf_counter() - t_start, 1)
+        report["failures"] = failures
+        report["blocked_requests"] = problems.blocked_requests
+        TIMINGS.setdefault(name, {})["lecture_s"] = report["total_s"]
+        (shots / "lecture_report.json").write_text(json.dumps(report, indent=2))
+        print(f"\n[browser] {name} as a lecture: {len(report['views'])} views in {report.get('steps')} steps, "
+              f"run all {report.get('run_all_s')}s, deck {report.get('deck_s')}s, total {report['total_s']}s")
+        bh.shutdown_current_kernel(page, lab)
+    failures += problems.real()
+    failures += [f"the lecture tried to reach the network: {u}" for u in problems.blocked_requests]
+    assert not failures, f"{name} as a lecture (screenshots in {shots}):\n- " + "\n- ".join(failures)
 
 
-_RISE_WIDGETS_BROKEN = bh.rise_widgets_known_broken()
-
-
-@pytest.mark.xfail(bool(_RISE_WIDGETS_BROKEN), reason=_RISE_WIDGETS_BROKEN or "", strict=True)
-def test_lecture_mode_shows_live_widgets(served, lab, page_and_problems):
-    """The lecturer's flow: Run All in the lab, then "Open as Reveal Slideshow" (RISE saves the
-    notebook and opens /rise/<path> on the same kernel): the widgets must be live widgets there."""
+def test_a_second_window_shows_the_speaker_notes_and_drives_the_slides(served, lab, lecture_page):
+    """The deck has no presenter view; the workaround docs/lecturing.md gives: after Run All and
+    a save, open the same lesson in a second window (the lecturer's screen) *before* starting the
+    deck. That window is the notebook on the same kernel: it shows the speaker notes, and a
+    slider moved there redraws the figure on the projector's slide."""
     present = [n for n in bh.lesson_params() if (served / f"{n}.ipynb").exists()]
     if not present:
         pytest.skip("no lesson in notebooks/ yet")
     name = present[0]
-    page, problems = page_and_problems
-    page.goto(lab.url(f"/lab/workspaces/rise-{name}/tree/{name}.ipynb", reset=None))
-    bh.wait_for_notebook(page, f"{name}.ipynb")
-    bh.wait_for_kernel_idle(page, timeout_s=90)
-    run = bh.run_all_cells(page, timeout_s=LESSON_TIMEOUT_S)
-    assert not run.errors and not run.timed_out, run.errors or "Run All timed out"
-    bh.wait_for_widgets_rendered(page)
-    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
-    page.wait_for_timeout(1500)
+    projector, problems = lecture_page
+    projector.goto(lab.url(f"/lab/workspaces/projector-{name}/tree/{name}.ipynb", reset=None))
+    bh.wait_for_notebook(projector, f"{name}.ipynb")
+    bh.wait_for_kernel_idle(projector, timeout_s=90)
+    presenting = False
+    try:
+        run = bh.run_all_cells(projector, timeout_s=LESSON_TIMEOUT_S)
+        assert not run.errors and not run.timed_out, run.errors or "Run All timed out"
+        bh.wait_for_widgets_rendered(projector)
+        projector.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+        projector.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty", timeout=30_000)
 
-    page.goto(lab.url(f"/rise/{name}.ipynb"))
-    page.wait_for_selector(".reveal .slides section.present", state="visible", timeout=60_000)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        state = page.evaluate(
-            "(src) => { const r = document.querySelector('.reveal');"
-            " const t = r ? Array.from(r.querySelectorAll('.jp-OutputArea-output')).map(e => e.innerText).join('\\n') : '';"
-            " const m = t.match(new RegExp(src));"
-            " return {widgets: r ? r.querySelectorAll('.jupyter-widgets').length : 0,"
-            " bad: m ? t.slice(Math.max(0, m.index - 20), m.index + 100) : null}; }",
-            bh.WIDGET_AS_TEXT.pattern,
-        )
-        if state["widgets"] or state["bad"]:
-            break
-        page.wait_for_timeout(500)
-    # Step through the slides to the first one holding a widget output (live or as text).
-    js_here = (
-        "(src) => { const s = document.querySelector('.reveal .slides section.present section.present')"
-        " || document.querySelector('.reveal .slides section.present'); if (!s) return false;"
-        " return !!s.querySelector('.jupyter-widgets') || Array.from(s.querySelectorAll('.jp-OutputArea-output'))"
-        ".some(e => new RegExp(src).test(e.innerText)); }"
-    )
-    page.locator(".reveal").first.click(position={"x": 5, "y": 5})
-    for _ in range(80):
-        if page.evaluate(js_here, bh.WIDGET_AS_TEXT.pattern):
-            break
-        page.keyboard.press("ArrowRight")
-        page.wait_for_timeout(250)
-    page.wait_for_timeout(800)
-    page.screenshot(path=str(bh.artifacts_dir(name) / "slides_widget.png"))
-    assert not state["bad"], f"{name} in lecture mode shows a widget as text: …{state['bad']}…"
-    assert state["widgets"], f"{name} in lecture mode: no live widget on any slide"
+        screen = projector.context.new_page()
+        screen.set_default_timeout(60_000)
+        bh.watch_page(screen, problems)
+        screen.goto(lab.url(f"/lab/workspaces/presenter-{name}/tree/{name}.ipynb", reset=None))
+        bh.wait_for_notebook(screen, f"{name}.ipynb")
+        bh.wait_for_kernel_idle(screen, timeout_s=90)
+        bh.wait_for_widgets_rendered(screen)
+        kernels = [p.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.id")
+                   for p in (projector, screen)]
+        assert kernels[0] == kernels[1], f"the second window runs another kernel: {kernels}"
+        notes = screen.locator(".jp-MarkdownCell", has_text="Speaker notes").first
+        notes.scroll_into_view_if_needed()
+        assert notes.is_visible() and "added by the test" in notes.inner_text()
+
+        st = lh.start_deck(projector)
+        presenting = True
+        while not lh.widget_cells(projector, st["visible"]):
+            nxt = lh.press_and_wait(projector, "Space", st)
+            assert nxt["active"] != st["active"], "the deck ended before a slide with a widget"
+            st = nxt
+        cell = next(w["cell"] for w in lh.widget_cells(projector, st["visible"]) if w["handles"])
+        assert screen.evaluate("() => document.body.dataset.jpDeckMode") != "presenting"
+        before = lh.figure(projector, cell)
+        handle = bh.cell_locator(screen, cell).locator(".noUi-handle").first
+        handle.scroll_into_view_if_needed()
+        handle.focus()
+        screen.keyboard.press("ArrowRight")
+        changed = lh.wait_figure_change(projector, cell, before, 20)
+        shots = bh.artifacts_dir(name)
+        projector.screenshot(path=str(shots / "lecture_two_windows_projector.png"))
+        screen.screenshot(path=str(shots / "lecture_two_windows_presenter.png"))
+        assert changed, f"a slider moved in the second window did not redraw cell {cell} on the slide"
+    finally:
+        if presenting:
+            lh.stop_deck(projector)
+        bh.shutdown_current_kernel(projector, lab)
+    assert not problems.real() and not problems.blocked_requests, (problems.real(), problems.blocked_requests)
