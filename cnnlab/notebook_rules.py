@@ -21,7 +21,8 @@ The rules (``RULES``; ``kind`` is "lesson", "solution" or "exercise"):
   (jupyterlab-deck), so it is refused;
 - ``deck``: the live lecture (jupyterlab-deck) shows the same sequence of views as
   ``jupyter nbconvert --to slides`` (the deck never shows a sub-slide of one cell that another
-  sub-slide follows, and shows a second cell continuing a fragment one step late);
+  sub-slide follows, and shows a second cell continuing a fragment one step late), and no cell
+  is one of the deck's layers (shown over other slides, which nbconvert does not know);
 - ``kernelspec``: the kernel is ``python3``;
 - ``markdown-code-block``: no markdown paragraph indented 4+ spaces (it would render as code);
 - ``nbgrader``: nbgrader cell metadata complete and consistent (schema version 3, as nbgrader's
@@ -78,7 +79,9 @@ FIXES = {
     "deck": "jupyterlab-deck never shows a sub-slide of one cell right before another "
             "sub-slide, and shows the second cell continuing a fragment one step late: make the "
             "one-cell sub-slide a Slide (or give it a second cell), make the second cell after "
-            "a Fragment a Fragment too (Property Inspector > Common Tools > Slide Type)",
+            "a Fragment a Fragment too (Property Inspector > Common Tools > Slide Type); a "
+            "Layer shows a cell over other slides in the live lecture only: set Property "
+            "Inspector > Common Tools > Layer back to -",
     "kernelspec": "in JupyterLab: Kernel > Change Kernel... > Python 3 (ipykernel), then save",
     "markdown-code-block": "remove the leading spaces (4 or more make Markdown show the paragraph "
                            "as code); fence real code with ```",
@@ -355,6 +358,13 @@ def deck_views(types: list) -> list[list[int]]:
 
 
 def _rule_deck(nb: Notebook):
+    for i, cell in enumerate(nb.cells):
+        meta = cell.get("metadata")
+        deck = meta.get("jupyterlab-deck") if isinstance(meta, dict) else None
+        if isinstance(deck, dict) and deck.get("layer"):
+            yield nb.problem("deck", f"a jupyterlab-deck layer ({deck['layer']!r}): the live "
+                                     "lecture shows this cell over other slides, nbconvert on "
+                                     "its own slide", i)
     types = [_slide_type(cell) for cell in nb.cells]
     if not types or any(t not in SLIDE_TYPES for t in types) or types[0] != "slide":
         return                                  # the slide-type rules report these first

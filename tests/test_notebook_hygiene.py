@@ -279,6 +279,16 @@ def test_what_the_deck_would_show_differently_fails_naming_the_cell(course):
     assert "make the second cell after a Fragment a Fragment too" in p.fix
 
 
+def test_a_deck_layer_fails(course):
+    """jupyterlab-deck's Layer tool (Property Inspector > Common Tools) shows a cell over other
+    slides in the live lecture only."""
+    path = course / "notebooks" / "02_image_kernels.ipynb"
+    _edit(path, lambda raw: raw["cells"][3]["metadata"].update({"jupyterlab-deck": {"layer": "slide"}}))
+    p = _only(exercises.check_course(course), "deck")
+    assert (p.cell, p.cell_id) == (3, "02-003") and "a jupyterlab-deck layer ('slide')" in p.message, str(p)
+    assert "set Property Inspector > Common Tools > Layer back to -" in p.fix
+
+
 def test_the_slide_models_read_every_slide_type_as_their_tools_do():
     """nbconvert: a slide or sub-slide starts a view, a fragment adds one, skip and notes never
     show, anything else continues; jupyterlab-deck the same, except a "-" it never shows."""
