@@ -143,9 +143,10 @@ def stop_deck(page) -> None:
     page.wait_for_function("() => document.body.dataset.jpDeckMode !== 'presenting'", timeout=30_000)
 
 
-def press_and_wait(page, key: str, before: dict, timeout_s: float = 4.0) -> dict:
+def press_and_wait(page, key: str, before: dict, timeout_s: float = 8.0) -> dict:
     """Press ``key`` wherever the focus is and wait until the deck's active cell moves; the
-    state after (unchanged after ``timeout_s``: the end of the deck)."""
+    state after (unchanged after ``timeout_s``: the end of the deck; generous, as a loaded
+    machine may take seconds to run the step, and it is waited for once per lesson)."""
     page.keyboard.press(key)
     try:
         page.wait_for_function(
