@@ -38,7 +38,8 @@ JS_DECK_STATE = """() => {
 }"""
 
 #: Text sizes and fit of the cells on screen (``vis``): every cell inside the window, the
-#: notebook's scroll area not scrollable and not scrolled, no output wider than its box.
+#: notebook's scroll area not scrollable and not scrolled, no output wider than its box; and
+#: ``covered``: text, pictures or controls of those cells under a button of the deck's remote.
 JS_MEASURE = """(vis) => {
   const panel = window.jupyterapp.shell.currentWidget;
   const nb = panel.content;
@@ -74,8 +75,26 @@ JS_MEASURE = """(vis) => {
   }
   let height = 0;
   nb.widgets.forEach(c => { if (c.node.classList.contains('jp-deck-mod-onscreen')) height += c.node.getBoundingClientRect().height; });
+  // The deck's remote (its buttons, bottom right) must not cover the slide's text or pictures.
+  const buttons = Array.from(document.querySelectorAll('.jp-Deck-Remote button')).map(b => b.getBoundingClientRect())
+    .filter(r => r.width > 0 && r.height > 0);
+  const hit = r => buttons.some(b => r.left < b.right && b.left < r.right && r.top < b.bottom && b.top < r.bottom);
+  const covered = [];
+  for (const i of vis) {
+    const node = nb.widgets[i].node;
+    const walk = document.createTreeWalker(node, NodeFilter.SHOW_TEXT);
+    for (let t = walk.nextNode(); t; t = walk.nextNode()) {
+      if (!t.textContent.trim()) continue;
+      const range = document.createRange();
+      range.selectNodeContents(t);
+      if (Array.from(range.getClientRects()).some(hit)) covered.push({cell: i, text: t.textContent.trim().slice(0, 40)});
+    }
+    node.querySelectorAll('img, canvas, svg, input, select, button').forEach(el => {
+      if (hit(el.getBoundingClientRect())) covered.push({cell: i, element: el.tagName.toLowerCase()});
+    });
+  }
   return {
-    viewport: [W, H], height: Math.round(height), bottom: Math.round(bottom), scroll, clipped,
+    viewport: [W, H], height: Math.round(height), bottom: Math.round(bottom), scroll, clipped, covered,
     fits: !clipped.length && scroll.scrollTop === 0 && scroll.scrollHeight <= scroll.clientHeight + 1,
     body: stats(pick('.jp-RenderedMarkdown p, .jp-RenderedMarkdown li, .jp-RenderedMarkdown td, .jp-RenderedMarkdown th, .jp-RenderedMarkdown summary', false)),
     code: stats(pick('.jp-InputArea-editor .cm-line', false)),
@@ -102,7 +121,12 @@ JS_WIDGETS = """([vis, badSource]) => {
     out.push({cell: i, views, widgets: area.querySelectorAll('.jupyter-widgets').length,
               bad: m ? text.slice(Math.max(0, m.index - 30), m.index + 100) : null,
               handles: visible('.noUi-handle'), boxes: visible('.widget-text input, .widget-inline-hbox input[type=number]'),
-              toggles: visible('.widget-toggle-buttons button'), images: area.querySelectorAll('img').length});
+              toggles: visible('.widget-toggle-buttons button'), selects: visible('.widget-dropdown select'),
+              images: area.querySelectorAll('img').length,
+              // drawn width / the width the widget asks for (below 1: shrunk to fit, its text too)
+              scales: Array.from(area.querySelectorAll('img')).map(e => {
+                const asked = parseFloat(e.style.width) || e.naturalWidth;
+                return asked ? Math.round(100 * e.getBoundingClientRect().width / asked) / 100 : null; })});
   }
   return out;
 }"""
@@ -266,16 +290,19 @@ def toggle_by_mouse(page, cell: int, timeout_s: float = 10.0) -> dict:
             "slide_moved": deck_state(page)["visible"] != slide}
 
 
-def operate(page, widget: dict) -> list[dict]:
+def operate(page, widget: dict, after=None) -> list[dict]:
     """One keyboard and one mouse change of this widget's controls (slider knobs if it has
-    any, else a number box and toggle buttons)."""
+    any, else a number box and toggle buttons); ``after(move)`` is called after each (a
+    screenshot). A widget with neither gets no move: the caller fails it."""
     if widget["handles"]:
-        return [slider_by_keyboard(page, widget["cell"]), slider_by_mouse(page, widget["cell"])]
+        ways = [slider_by_keyboard, slider_by_mouse]
+    else:
+        ways = ([number_box_by_keyboard] if widget["boxes"] else []) + ([toggle_by_mouse] if widget["toggles"] else [])
     moves = []
-    if widget["boxes"]:
-        moves.append(number_box_by_keyboard(page, widget["cell"]))
-    if widget["toggles"]:
-        moves.append(toggle_by_mouse(page, widget["cell"]))
+    for way in ways:
+        moves.append(way(page, widget["cell"]))
+        if after:
+            after(moves[-1])
     return moves
 
 

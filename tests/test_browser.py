@@ -32,9 +32,18 @@ press Space through the whole lesson (``lecture_helpers``). Checked:
 - on every view holding a widget: it renders as a widget, not as text; the view fits the window
   without scrolling, before and after its controls move; a keyboard change (ArrowRight on a
   focused slider knob, or a number typed into a box) and a mouse change (a knob dragged, a toggle
-  clicked) each redraw its figure and neither moves the slide; screenshots
-  ``lecture_cellNN.png`` / ``lecture_cellNN_after.png`` and ``lecture_report.json``;
+  clicked) each redraw its figure and neither moves the slide; a widget with controls but no
+  figure to watch, or with controls the test cannot operate, fails;
+- on every view, the deck's remote (its buttons, bottom right) covers no text, picture or
+  control of the slide;
 - no page error, no console error, no request leaving 127.0.0.1.
+
+Lecture screenshots (1280x720, the whole window), per lesson in the folder above:
+``lecture_first.png`` (the deck started); per view holding a widget ``lecture_cellNN[-MM…].png``
+(named by the cells on screen), then ``…_keyboard.png`` and ``…_mouse.png`` after each change of
+its controls; ``lecture_report.json`` (per view: cells, height, fit, smallest text sizes,
+moves, timings); ``lecture_two_windows_{projector,presenter}.png`` for the speaker-notes
+workflow. ``artifacts/`` is ignored by git (.gitignore).
 
 The lessons carry no speaker notes yet: the served copies get one ``notes`` cell after the title
 (``lecture_helpers.NOTES_CELL``). The deck must never show it; a second window on the same
@@ -268,6 +277,7 @@ def _present_view(page, st: dict, shots: Path, operated: set, report: dict) -> l
     where = f"view {visible}"
     m = lh.measure(page, visible)
     failures = _font_failures(where, m)
+    failures += [f"{where}: the deck's remote (bottom right) covers the slide: {m['covered'][:5]}"] if m["covered"] else []
     entry = {"visible": visible, "height": m["height"], "fits": m["fits"],
              "fonts": {k: m[k] and m[k]["min"] for k in ("body", "code", "output", "widgets")}}
     report["views"].append(entry)
@@ -280,15 +290,17 @@ def _present_view(page, st: dict, shots: Path, operated: set, report: dict) -> l
     if not m["fits"]:
         failures.append(f"{where}: a slide with a widget does not fit {lh.VIEWPORT}: {m['height']} px of cells, "
                         f"scroll {m['scroll']}, outside the window {m['clipped']}")
-    stem = f"lecture_cell{visible[0]:02d}"
+    stem = "lecture_cell" + "-".join(f"{i:02d}" for i in visible)
     page.screenshot(path=str(shots / f"{stem}.png"))
-    todo = [w for w in widgets if w["images"] and (w["handles"] or w["boxes"] or w["toggles"])
-            and w["cell"] not in operated]
+    controlled = [w for w in widgets if w["handles"] or w["boxes"] or w["toggles"] or w["selects"]]
+    failures += [f"{where}: cell {w['cell']} has controls but no figure to watch change" for w in controlled
+                 if not w["images"]]
+    todo = [w for w in controlled if w["images"] and w["cell"] not in operated]
     if not todo:
         return failures
     for w in todo:
         operated.add(w["cell"])
-        moves = lh.operate(page, w)
+        moves = lh.operate(page, w, after=lambda mv: page.screenshot(path=str(shots / f"{stem}_{mv['how']}.png")))
         entry.setdefault("moves", []).extend(moves)
         hows = {mv["how"] for mv in moves if mv["changed"]}
         failures += [f"{where}: {mv['how']} on cell {mv['cell']}'s {mv.get('control', 'controls')} did not "
@@ -306,7 +318,8 @@ def _present_view(page, st: dict, shots: Path, operated: set, report: dict) -> l
     if not after["fits"]:
         failures.append(f"{where}: no longer fits {lh.VIEWPORT} after its controls moved: {after['height']} px, "
                         f"scroll {after['scroll']}, outside the window {after['clipped']}")
-    page.screenshot(path=str(shots / f"{stem}_after.png"))
+    if after["covered"]:
+        failures.append(f"{where}: after its controls moved, the deck's remote covers the slide: {after['covered'][:5]}")
     return failures
 
 
