@@ -204,6 +204,11 @@ def test_every_slide_type_reads_as_nbconvert_reads_it(tmp_path):
         for i, kind in enumerate(kinds)])
     path = tmp_path / "kinds.ipynb"
     nbformat.write(nb, path)
-    seen = views_in_html(export_slides(path, tmp_path).read_text(), [f"c{i}" for i in range(len(kinds))])
+    doc = export_slides(path, tmp_path).read_text()
+    seen = views_in_html(doc, [f"c{i}" for i in range(len(kinds))])
     assert seen == notebook_rules.nbconvert_views(kinds) == [[0, 2], [0, 2, 3, 5], [6], [6, 7, 8], [9]]
+    # Speaker notes go to reveal.js's speaker view (S; its notes plugin is loaded), never a slide.
+    notes = re.findall(r'<aside class="notes">(.*?)</aside>', doc, re.S)
+    assert [re.findall(r"Cell (\d+): notes", n) for n in notes] == [["4"], ["10"]], notes
+    assert "RevealNotes" in doc and "plugin/notes/notes.js" in doc
     assert notebook_rules.deck_views(kinds) == [[0, 2], [0, 2, 3], [6], [6, 7, 8], [9]]     # "-": hidden
