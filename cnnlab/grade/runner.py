@@ -281,11 +281,8 @@ def _prepare_box(workdir: Path, job: dict, nb) -> Path:
     """The kernel's scratch folder, holding a copy of its notebook."""
     import nbformat
 
-    box = workdir / "box"
-    box.mkdir(mode=0o700)
+    box = sandbox.make_box(workdir, _sandbox_of(job)[0])
     owner = _owner(job)
-    if owner is not None:          # root-owned and sticky: see sandbox._make_box
-        os.chmod(box, 0o1777)
     nbformat.write(nb, str(box / "notebook.ipynb"))
     if owner is not None:
         os.chown(box / "notebook.ipynb", owner, owner)

@@ -19,7 +19,7 @@ are allowed):
 The kernel talks to the grader over jupyter_client's ``ipc`` transport: Unix sockets in the
 scratch folder (TCP cannot cross the network namespace).
 
-How a kernel starts: the kernelspec's argv is this file run as a script, ``python -I -S
+How a kernel starts: the kernelspec's argv is this file run as a script, ``python -I -S -B
 sandbox.py launch LAUNCH.json {connection_file}`` (standard library only): the *launcher*
 starts ``bwrap`` with ``--info-fd`` (and ``--userns-block-fd`` in drop mode, then writes the uid
 map), records the namespace's first process and its PID-namespace in ``WORKDIR/sandbox.json``
@@ -50,9 +50,9 @@ import time
 from pathlib import Path
 
 __all__ = ["MODES", "BWRAP_ENV", "STATE_FILE", "Limits", "Mode", "SandboxUnavailable",
-           "parse_size", "probe", "choose", "python_roots", "bwrap_argv", "launcher_argv",
-           "wrap_limits", "sandbox_env", "namespace_members", "stop", "write_new", "read_regular",
-           "LIMITS_WRAPPER"]
+           "parse_size", "probe", "choose", "python_roots", "make_box", "bwrap_argv",
+           "launcher_argv", "wrap_limits", "sandbox_env", "namespace_members", "stop",
+           "write_new", "read_regular", "LIMITS_WRAPPER"]
 
 MODES = ("auto", "required", "off")
 BWRAP_ENV = "CNNLAB_BWRAP"          # which bwrap to run (default: the one on PATH)
@@ -188,7 +188,7 @@ def probe(mode: Mode, timeout: float = 60) -> tuple[bool, str]:
                        "install bubblewrap)")
     with tempfile.TemporaryDirectory(prefix="cnnlab-probe-") as tmp:
         work = Path(tmp)
-        box = _make_box(work, mode)
+        box = make_box(work, mode)
         inner = [sys.executable, "-c", "import cnnlab.grade.wire"]
         argv = bwrap_argv(work, box, inner, Limits(), mode)
         err = work / "stderr"
@@ -286,7 +286,7 @@ def _synthetic_etc(workdir: Path) -> dict[str, Path]:
     return {name: etc / name for name in texts}
 
 
-def _make_box(workdir: Path, mode: Mode) -> Path:
+def make_box(workdir: Path, mode: Mode) -> Path:
     """The scratch folder. Drop mode: root-owned and sticky (1777), so the kernel may add files
     but never rename or delete the grader's (the socket folder, the extraction folders)."""
     box = workdir / "box"
@@ -349,7 +349,7 @@ def launcher_argv(workdir: Path, box: Path, inner: list[str], limits: Limits, mo
               "files": str(Path(__file__).resolve().parents[1] / "_files.py")}
     path = workdir / LAUNCH_FILE
     path.write_text(json.dumps(config), encoding="utf-8")
-    return [os.path.realpath(sys.executable), "-I", "-S", str(Path(__file__).resolve()),
+    return [os.path.realpath(sys.executable), "-I", "-S", "-B", str(Path(__file__).resolve()),
             "launch", str(path), "{connection_file}"]
 
 
