@@ -423,15 +423,21 @@ def _launch(config_path: str, connection_file: str) -> int:
 # =========================================================================== stopping it
 
 def namespace_members(pidns: str) -> list[int]:
-    """Host pids of the processes in PID namespace ``pidns`` ("pid:[4026532...]")."""
+    """Host pids of the live processes in PID namespace ``pidns`` ("pid:[4026532...]").
+    Zombies do not count: they run no code and hold no memory or files (an orphaned one waits
+    for the host's init to collect it, which may take a second or two)."""
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                if os.readlink(f"/proc/{entry}/ns/pid") == pidns:
-                    found.append(int(entry))
-            except OSError:
-                pass
+                if os.readlink(f"/proc/{entry}/ns/pid") != pidns:
+                    continue
+                with open(f"/proc/{entry}/stat", "rb") as fh:
+                    state = fh.read().rsplit(b")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                continue
+            if state not in (b"Z", b"X"):
+                found.append(int(entry))
     return found
 
 
