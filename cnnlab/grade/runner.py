@@ -307,6 +307,10 @@ def _sandbox_started(workdir: Path, job: dict) -> None:
 
 def run_one(workdir: Path) -> int:  # pragma: no cover - exercised through subprocesses
     """The child: one fresh kernel, the student's cells, then the extraction cells."""
+    # nbformat imports jsonschema, which imports rfc3987_syntax (an optional checker of IRIs,
+    # which no notebook needs) when it is installed: building its grammar costs seconds per
+    # child, more than the sandbox. Never imported here, the checker is simply not registered.
+    sys.modules.setdefault("rfc3987_syntax", None)
     import nbformat
     from nbclient.exceptions import DeadKernelError
 
