@@ -37,7 +37,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import pwd
 import re
 import shutil
 import signal
@@ -61,13 +60,23 @@ LAUNCH_FILE = "sandbox-launch.json"
 SANDBOX_UID = SANDBOX_GID = 1000    # the kernel's uid and gid inside
 GiB, MiB = 2**30, 2**20
 
-# Runs inside the sandbox as ``python -I -S -c LIMITS_WRAPPER CONFIG argv...``: the limits,
-# the OOM score, (drop mode) leaving namespace-root for the unprivileged uid, then the kernel.
+# Runs inside the sandbox as ``python -I -S -c LIMITS_WRAPPER CONFIG argv...``: the limits
+# (never above a hard limit already lower; in the sandbox a limit that cannot be set stops the
+# start, without it the limits are best effort), the OOM score, (drop mode) leaving
+# namespace-root for the unprivileged uid, then the kernel.
 LIMITS_WRAPPER = r"""
 import os, sys, json, resource
 cfg = json.loads(sys.argv[1])
 for name, value in cfg["rlimits"].items():
-    resource.setrlimit(getattr(resource, name), (value, value))
+    which = getattr(resource, name, None)
+    try:
+        hard = resource.getrlimit(which)[1]
+        if hard != resource.RLIM_INFINITY:
+            value = min(value, hard)
+        resource.setrlimit(which, (value, value))
+    except (TypeError, ValueError, OSError):
+        if cfg.get("strict", True):
+            raise
 try:
     with open("/proc/self/oom_score_adj", "w") as fh:
         fh.write("1000")
@@ -153,6 +162,8 @@ def bwrap_path() -> str | None:
 
 def _free_uid() -> int:
     """An unprivileged uid no account uses (drop mode)."""
+    import pwd   # POSIX only; imported here so the grader loads on any system
+
     for uid in range(1_999_999, 1_899_999, -1):
         try:
             pwd.getpwuid(uid)
@@ -335,9 +346,12 @@ def bwrap_argv(workdir: Path, box: Path, inner: list[str], limits: Limits, mode:
 
 def wrap_limits(inner: list[str], limits: Limits) -> list[str]:
     """Without the sandbox: the same limits but the process count (RLIMIT_NPROC would count
-    every process of the grader's user), then ``inner``."""
+    every process of the grader's user), as far as the system allows, then ``inner``;
+    ``inner`` alone where there are no such limits (Windows)."""
+    if os.name != "posix":
+        return inner
     return [os.path.realpath(sys.executable), "-I", "-S", "-c", LIMITS_WRAPPER,
-            json.dumps({"rlimits": limits.rlimits(processes=False)}), *inner]
+            json.dumps({"rlimits": limits.rlimits(processes=False), "strict": False}), *inner]
 
 
 def launcher_argv(workdir: Path, box: Path, inner: list[str], limits: Limits, mode: Mode) -> list[str]:
