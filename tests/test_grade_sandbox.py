@@ -1,7 +1,8 @@
 """The sandbox (cnnlab.grade.sandbox) against planted attacks, with real bubblewrap and kernels.
 
-One grading run (``cnnlab grade`` in a subprocess, ``--sandbox required``, two jobs) grades a
-folder of hostile notebooks and, last, an honest "victim". Every attack is aimed at files of
+One grading run (``cnnlab grade`` in a subprocess with the default ``--sandbox auto``, two jobs)
+grades a folder of hostile notebooks and, last, an honest "victim"; every row must say it ran
+in the sandbox. Every attack is aimed at files of
 this test's own temporary "arena" only (a fake gradebook, a previous gradebook, the victim's
 notebook, a copy of the cnnlab package the grader runs from, a new file in the course folder),
 never at system paths, so a control run WITHOUT the sandbox (which must show the harmless
@@ -37,6 +38,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from cnnlab import grade
+from cnnlab.checks import EXERCISES
 from cnnlab.grade import sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -254,7 +257,9 @@ def corr2d(x, k):
 
 
 def _write_nb(path: Path, cells: list[str]) -> None:
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    # fixed cell ids: the same file every run, so the same fresh cases (seeded by its hash)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c, id=f"cell-{i}")
+                                         for i, c in enumerate(cells)])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
     nbformat.write(nb, str(path))
@@ -365,7 +370,7 @@ def attacked(sandboxed, tmp_path_factory):
     solutions_before = _snapshot(ROOT / "solutions", set())
     t0 = time.monotonic()
     try:
-        proc = _grade(arena, "required")
+        proc = _grade(arena, "auto")                   # the default; the rows say "bwrap"
         seconds = time.monotonic() - t0
         left_right_after = _pids_with(TOKEN)
         time.sleep(3)                                  # time for a surviving daemon to act
@@ -461,6 +466,66 @@ def test_gigabytes_of_output_cost_the_grader_nothing(attacked):
     assert attacked["rows"]["g_flood.ipynb"]["output_size"] == "2"
 
 
+# =========================================================================== honest work
+HONEST_MISTAKES = ["""
+import os, tempfile
+import numpy as np
+import matplotlib.pyplot as plt
+with open("notes.txt", "w") as fh:                 # its own working folder
+    fh.write("scratch")
+assert open("notes.txt").read() == "scratch"
+with tempfile.NamedTemporaryFile() as fh:          # temporary files
+    fh.write(b"x" * 2**20)
+plt.plot([1, 2, 3])
+plt.savefig("plot.png")
+print("HOME", os.path.expanduser("~") != "")
+""", """
+def corr2d(x, k):                                   # a convolution: flipped kernel
+    k = k[::-1, ::-1]
+    H, W = x.shape
+    kH, kW = k.shape
+    out = np.zeros((H - kH + 1, W - kW + 1), dtype=x.dtype)
+    for i in range(H - kH + 1):
+        for j in range(W - kW + 1):
+            out[i, j] = np.sum(x[i:i + kH, j:j + kW] * k)
+    return out
+
+def output_size(n, f, s=1, p=0, d=1):               # dilation forgotten
+    return (n + 2 * p - (f - 1) - 1) // s + 1
+""", "1 / 0"]
+
+
+def test_honest_work_gets_the_same_gradebook_with_and_without_the_sandbox(sandboxed, tmp_path):
+    """The seven solution notebooks (full marks, lesson 7 trains a small network) and honest
+    mistakes (a wrong answer, partial credit, a cell that raises, files written in its own
+    folder and in /tmp, a plot): the same scores and status in every row, sandboxed or not."""
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for path in sorted((ROOT / "solutions").glob("*.ipynb")):
+        shutil.copy(path, subs / path.name)
+    _write_nb(subs / "zz_honest_mistakes.ipynb", HONEST_MISTAKES)
+    tables = {}
+    for mode in ("auto", "off"):
+        book = grade.grade([subs], tmp_path / f"{mode}.csv", sandbox=mode, jobs=2, echo=None,
+                           warn=None)
+        assert {r.sandbox for r in book.rows} == {"bwrap" if mode == "auto" else "none"}
+        with open(tmp_path / f"{mode}.csv", newline="") as fh:
+            table = list(csv.reader(fh))
+        assert table[0][-1] == "sandbox"
+        tables[mode] = [row[:-1] for row in table]   # all but the sandbox column
+    assert tables["auto"] == tables["off"]
+    rows = {r[0]: dict(zip(tables["auto"][0], r)) for r in tables["auto"][1:]}
+    for path in sorted((ROOT / "solutions").glob("*.ipynb")):   # the solutions: full marks
+        row = rows[path.name]
+        lesson = int(path.name[:2])
+        assert row["status"] == "ok", row
+        assert float(row["total"]) == sum(e.points for e in EXERCISES.values()
+                                          if e.lesson == lesson), row
+    mistakes = rows["zz_honest_mistakes.ipynb"]
+    assert mistakes["corr2d"] == "0" and mistakes["output_size"] == "1", mistakes   # 1 of 2
+    assert mistakes["status"] == "ok; errors in 1 cell", mistakes   # 1 / 0 only
+
+
 # =========================================================================== without the sandbox
 @pytest.fixture(scope="module")
 def unprotected(sandboxed, tmp_path_factory):
@@ -509,18 +574,20 @@ def test_auto_falls_back_with_one_warning_and_required_refuses(tmp_path):
     env = dict(os.environ, CNNLAB_BWRAP=str(tmp_path / "no-bwrap"), PYTHONPATH=str(ROOT))
     base = [sys.executable, "-m", "cnnlab", "grade", str(tmp_path / "a.ipynb"),
             str(tmp_path / "b.ipynb"), "--exercise", "output_size", "--timeout", "120"]
+    reason = ("bubblewrap is not installed (apt-get install bubblewrap, or dnf install "
+              "bubblewrap)") if sys.platform.startswith("linux") else \
+        f"the sandbox needs Linux (bubblewrap); this is {sys.platform}"
     proc = subprocess.run([*base, "--out", str(tmp_path / "auto.csv")], capture_output=True,
                           text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr
     warnings = [ln for ln in proc.stderr.splitlines() if "WARNING" in ln]
-    assert warnings == ["cnnlab grade: WARNING: grading WITHOUT a sandbox: bubblewrap is not "
-                        "installed (apt-get install bubblewrap, or dnf install bubblewrap)"]
+    assert warnings == [f"cnnlab grade: WARNING: grading WITHOUT a sandbox: {reason}"]
     rows = list(csv.DictReader((tmp_path / "auto.csv").read_text().splitlines()))
     assert [(r["output_size"], r["sandbox"]) for r in rows] == [("2", "none"), ("2", "none")]
     proc = subprocess.run([*base, "--out", str(tmp_path / "req.csv"), "--sandbox", "required"],
                           capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 2
-    assert "--sandbox required, but the sandbox cannot start here: bubblewrap is not" in proc.stderr
+    assert f"--sandbox required, but the sandbox cannot start here: {reason}" in proc.stderr
     assert not (tmp_path / "req.csv").exists()
 
 
@@ -549,6 +616,25 @@ def test_sizes_and_limits():
     assert "RLIMIT_NPROC" not in limits.rlimits(processes=False)
     with pytest.raises(ValueError, match="auto, required, off"):
         sandbox.choose("sometimes")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="resource limits are POSIX")
+@pytest.mark.parametrize("strict", [True, False])
+def test_a_lower_hard_limit_is_kept_not_an_error(strict):
+    """A grader started with a hard limit below the kernel's (``ulimit -n 512``) still starts
+    kernels, under the lower limit: the wrapper never tries to raise a hard limit."""
+    import resource
+
+    def lower():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (512, 512))
+    config = {"rlimits": sandbox.Limits().rlimits(processes=False), "strict": strict}
+    code = "import resource; print(resource.getrlimit(resource.RLIMIT_NOFILE)[1], " \
+           "resource.getrlimit(resource.RLIMIT_AS)[1])"
+    proc = subprocess.run([sys.executable, "-I", "-S", "-c", sandbox.LIMITS_WRAPPER,
+                           json.dumps(config), sys.executable, "-c", code],
+                          capture_output=True, text=True, preexec_fn=lower, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["512", str(sandbox.Limits().memory)]
 
 
 def test_cli_rejects_bad_limits(tmp_path):
