@@ -240,8 +240,21 @@ def test_export_totals_agree_with_cnnlab_grade(course, cnnlab_scores):
     assert {r.sandbox for r in book.rows} <= {"bwrap", "none"}
 
 
-@pytest.mark.parametrize("student, passes", [("s_blank", False), ("s_wrong", False),
-                                             ("s_full", True)])
+def test_nbgrader_validate_fails_every_unfinished_release_notebook(course):
+    """A student who runs `nbgrader validate` on a notebook as handed out (nothing answered)
+    is told that every test cell of it fails, for all seven notebooks (one call)."""
+    release = sorted((course / "release" / ASSIGNMENT).glob("*.ipynb"))
+    out = _nbgrader(course, "validate", *map(str, release)).stdout
+    assert "Success!" not in out, out[-3000:]
+    failed = [int(n) for n in re.findall(r"VALIDATION FAILED ON (\d+) CELL\(S\)!", out)]
+    per_notebook = [sum(1 for ex in EXERCISES.values() if ex.lesson == int(path.name[:2]))
+                    for path in release]
+    assert failed == per_notebook, out[-3000:]
+    for ex in EXERCISES.values():
+        assert f'cnnlab.check("{ex.name}", {ex.function_name})' in out, ex.name
+
+
+@pytest.mark.parametrize("student, passes", [("s_wrong", False), ("s_full", True)])
 def test_nbgrader_validate(course, student, passes):
     """What a student sees from `nbgrader validate` on lesson 1 (its exit status is always 0)."""
     path = course / "submitted" / student / ASSIGNMENT / "01_cross_correlation.ipynb"
