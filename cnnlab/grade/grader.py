@@ -203,7 +203,7 @@ def grade(submissions: Iterable[str | os.PathLike], out: str | os.PathLike | Non
           warn: Callable[[str], Any] | None = _stderr) -> Gradebook:
     """Grade notebooks (files and/or folders); write the CSV gradebook to ``out`` atomically.
 
-    ``sandbox_mode`` "auto" (sandbox where it can start; else one warning through ``warn``),
+    ``sandbox`` "auto" (sandbox where it can start; else one warning through ``warn``),
     "required" (``sandboxing.SandboxUnavailable`` where it cannot) or "off"; ``limits`` default
     to ``sandboxing.Limits()`` with the CPU time of ``timeout``. ``registry`` defaults to
     :mod:`cnnlab.checks` (anything with ``EXERCISES``, ``evaluate_outputs``, ``ErrorResult``
