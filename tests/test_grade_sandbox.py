@@ -242,18 +242,16 @@ ATTACKS = {   # name -> the attack's cells (between the preamble and the legitim
 }
 HARMLESS = ("a_daemon", "b_write", "c_read", "d_network")   # also run without the sandbox
 
-VICTIM_CODE = """
-import numpy as np
 
-def corr2d(x, k):
-    H, W = x.shape
-    kH, kW = k.shape
-    out = np.zeros((H - kH + 1, W - kW + 1), dtype=x.dtype)
-    for i in range(H - kH + 1):
-        for j in range(W - kW + 1):
-            out[i, j] = np.sum(x[i:i + kH, j:j + kW] * k)
-    return out
-"""
+
+def _solution(grade_id: str) -> str:
+    """The source of a solution cell of lesson 1 (``corr2d-impl``)."""
+    nb = nbformat.read(ROOT / "solutions" / "01_cross_correlation.ipynb", as_version=4)
+    return next(c.source for c in nb.cells
+                if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+VICTIM_CODE = "import numpy as np\n\n" + _solution("corr2d-impl")   # the honest classmate
 
 
 def _write_nb(path: Path, cells: list[str]) -> None:
@@ -479,20 +477,10 @@ with tempfile.NamedTemporaryFile() as fh:          # temporary files
 plt.plot([1, 2, 3])
 plt.savefig("plot.png")
 print("HOME", os.path.expanduser("~") != "")
-""", """
-def corr2d(x, k):                                   # a convolution: flipped kernel
-    k = k[::-1, ::-1]
-    H, W = x.shape
-    kH, kW = k.shape
-    out = np.zeros((H - kH + 1, W - kW + 1), dtype=x.dtype)
-    for i in range(H - kH + 1):
-        for j in range(W - kW + 1):
-            out[i, j] = np.sum(x[i:i + kH, j:j + kW] * k)
-    return out
-
-def output_size(n, f, s=1, p=0, d=1):               # dilation forgotten
-    return (n + 2 * p - (f - 1) - 1) // s + 1
-""", "1 / 0"]
+""",
+    VICTIM_CODE.replace("* k)", "* k[::-1, ::-1])"),   # a convolution: the kernel flipped
+    LEGIT.replace("d * (f - 1)", "(f - 1)"),            # dilation forgotten
+    "1 / 0"]
 
 
 def test_honest_work_gets_the_same_gradebook_with_and_without_the_sandbox(sandboxed, tmp_path):
