@@ -399,8 +399,11 @@ def _spawn(argv: list[str], mode: Mode, record, **popen) -> subprocess.Popen:
             for kind, host in (("uid", mode.host_uid), ("gid", mode.host_uid)):
                 with open(f"/proc/{first}/{kind}_map", "w") as fh:
                     fh.write(f"0 0 1\n{SANDBOX_UID} {host} 1\n")
+        pidns = os.readlink(f"/proc/{first}/ns/pid")
+        if pidns == os.readlink("/proc/self/ns/pid"):   # gone, and its pid already reused
+            raise ValueError(f"the sandbox's first process {first} is not in a new PID namespace")
         if record is not None:
-            record(first, os.readlink(f"/proc/{first}/ns/pid"))
+            record(first, pidns)
         if block_w is not None:
             os.write(block_w, b"1")
     except (OSError, ValueError, KeyError) as exc:
@@ -467,6 +470,8 @@ def stop(workdir: Path, timeout: float = 120.0) -> tuple[bool, int]:
         first, pidns = int(state["first"]), str(state["pidns"])
     except (OSError, ValueError, KeyError, TypeError):
         return True, 0
+    if pidns == os.readlink("/proc/self/ns/pid"):
+        return True, 0     # never a sandbox (``_spawn`` refuses to record it): kill nothing
     deadline = time.monotonic() + timeout
     while True:
         try:
