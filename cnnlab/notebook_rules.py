@@ -98,8 +98,10 @@ FIXES = {
               "points in cnnlab.checks",
     "lesson": "move the exercise to solutions/{lesson:02d}_*.ipynb, or change its lesson in "
               "cnnlab.checks",
-    "grade-cell": "make the grade cell call {call} (the graded check), with any hidden tests "
-                  "after it",
+    "grade-cell": "make the grade cell `import cnnlab` and then {call} as its last line, nothing "
+                  "else: nbgrader gives the check's value as the cell's points, and the cell "
+                  "needs no other cell. Add more checks as cases of the exercise in cnnlab.checks, "
+                  "not as hidden tests",
     "graded-once": "add a grade cell for it to solutions/{lesson:02d}_*.ipynb (see "
                    "docs/authoring.md), or remove it from cnnlab.checks.EXERCISES",
     "markers": "balance the markers: each `### BEGIN SOLUTION` / `### BEGIN HIDDEN TESTS` needs "
@@ -571,10 +573,17 @@ def _graded_cell_problems(nb: Notebook, i: int, meta: dict, ex, names: str) -> l
         out.append(nb.problem("lesson", f"{gid!r} belongs to lesson {ex.lesson} in the registry, "
                                         f"this is lesson {lesson}", i, lesson=ex.lesson))
     call = f'cnnlab.check("{gid}", {ex.function_name})'
-    if not re.search(rf"""cnnlab\.check\(\s*["']{re.escape(gid)}["']\s*,\s*"""
-                     rf"{re.escape(ex.function_name)}\s*\)", cell_source(nb.cells[i])):
+    pattern = (rf"""cnnlab\.check\(\s*["']{re.escape(gid)}["']\s*,\s*"""
+               rf"{re.escape(ex.function_name)}\s*\)")
+    lines = [ln.strip() for ln in cell_source(nb.cells[i]).splitlines()
+             if ln.strip() and not ln.strip().startswith("#")]
+    if not re.search(pattern, "\n".join(lines)):
         out.append(nb.problem("grade-cell", f"the grade cell of {gid!r} does not call {call}",
                               i, call=call))
+    elif not re.fullmatch(pattern, lines[-1]) or any(ln != "import cnnlab" for ln in lines[:-1]):
+        out.append(nb.problem("grade-cell", f"the grade cell of {gid!r} holds more than "
+                                            f"`import cnnlab` and {call} as its last line", i,
+                              call=call))
     return out
 
 

@@ -19,13 +19,22 @@ import pytest
 import cnnlab
 from cnnlab import checks, reference
 from cnnlab.checks import engine
-from cnnlab.checks import EXERCISES, CheckResult, ErrorResult, check, evaluate_outputs
+from cnnlab.checks import (EXERCISES, CheckFailed, CheckResult, ErrorResult, check,
+                           evaluate_outputs)
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(capsys, name, fn):
-    result = check(name, fn)
+    """check(name, fn): its CheckResult (returned, or carried by the CheckFailed it raised) and
+    the printed report."""
+    try:
+        result = check(name, fn)
+    except CheckFailed as exc:
+        result = exc.result
+        assert not result.passed
+    else:
+        assert result.passed
     text = capsys.readouterr().out
     return result, text
 
@@ -108,7 +117,8 @@ def test_solution_notebook_metadata_matches_registry():
                 assert meta == {"grade": True, "grade_id": ex.name, "locked": True,
                                 "points": ex.points, "schema_version": 3, "solution": False,
                                 "task": False}
-                assert cell.source.splitlines()[0] == f'cnnlab.check("{ex.name}", {ex.function_name})'
+                # self-contained (needs no editable cell), the check's value last, no hidden tests
+                assert cell.source == f'import cnnlab\ncnnlab.check("{ex.name}", {ex.function_name})'
             else:
                 assert meta["solution"] is True and meta["locked"] is False
                 assert meta["grade_id"].endswith("-impl")
@@ -646,6 +656,47 @@ def test_check_result_display():
     assert str(result) == "a\nb"
     assert result.summary == "✓ corr2d: 6/6 cases passed"
     assert "passed=True" in repr(result)
+    assert result.points is None and result._repr_markdown_() is None
+    from IPython.lib.pretty import pretty
+    assert pretty(result) == "✓ corr2d: 6/6 cases passed"        # the grader's results
+
+
+def test_check_raises_on_any_failed_case_and_shows_the_points(capsys):
+    """In a graded test cell the check must FAIL on a wrong answer (nbgrader, `nbgrader
+    validate`), and its value is the points earned: what nbgrader reads as partial credit."""
+    from IPython.lib.pretty import pretty
+    ok = check("corr2d", reference.correlate2d_naive)
+    assert ok and ok.points == 3 and pretty(ok) == "3"
+    assert ok._repr_markdown_() == "✓ corr2d: 7/7 cases passed -- **3 of 3 points**"
+    capsys.readouterr()
+
+    def float64_only(x, k):                        # right values, float64 on the float32 case
+        return reference.correlate2d_naive(x, k).astype(np.float64)
+    with pytest.raises(CheckFailed) as info:
+        check("corr2d", float64_only)
+    assert isinstance(info.value, AssertionError)
+    result = info.value.result
+    assert (result.n_passed, result.n_cases, result.points) == (6, 7, 2.5)
+    assert pretty(result) == "2.5"
+    assert result._repr_markdown_() == "✗ corr2d: 6/7 cases passed -- **2.5 of 3 points**"
+    assert str(info.value).startswith("corr2d: 6 of 7 cases passed, 2.5 of 3 points")
+    assert "6 of 7 cases passed." in capsys.readouterr().out   # the report came first
+    with pytest.raises(CheckFailed) as info:
+        check("corr2d", _not_implemented)
+    assert info.value.result.points == 0 and pretty(info.value.result) == "0"
+
+
+def test_what_the_function_writes_to_stderr_goes_to_stdout(capsys):
+    """nbgrader gives a test cell with any stderr output 0 points."""
+    import sys
+
+    def noisy(x, k):
+        print("debug", file=sys.stderr)
+        np.float64(1) / np.float64(0)               # a RuntimeWarning, silenced
+        return reference.correlate2d_naive(x, k)
+    assert check("corr2d", noisy)
+    out, err = capsys.readouterr()
+    assert "debug" in out and err == ""
 
 
 @pytest.mark.parametrize("name", list(EXERCISES))

@@ -282,7 +282,7 @@ def test_generated_notebook_is_stubbed_and_clean(path):
             graded += 1
         if meta.get("grade"):
             ex = EXERCISES[meta["grade_id"]]
-            assert cell.source == f'cnnlab.check("{ex.name}", {ex.function_name})'
+            assert cell.source == f'import cnnlab\ncnnlab.check("{ex.name}", {ex.function_name})'
             assert meta["points"] == ex.points
     assert graded >= 1
 
@@ -385,12 +385,17 @@ def test_exercise_notebook_fails_cleanly_in_a_kernel(path):
               for out in cell.outputs if out.output_type == "error"]
     assert errors, "the unsolved notebook should raise NotImplementedError somewhere"
     assert errors[0][1] == "NotImplementedError", errors
-    assert {e for _, e in errors} == {"NotImplementedError"}, errors   # no NameError/ImportError
+    # no NameError/ImportError: the try-it cells raise NotImplementedError, the checks fail
+    assert {e for _, e in errors} == {"NotImplementedError", "CheckFailed"}, errors
     checked = 0
     for cell in nb.cells:
         if cell.metadata.get("nbgrader", {}).get("grade"):
-            text = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
-            assert "not implemented yet: replace `raise NotImplementedError()`" in text, text
-            assert not any(o.output_type == "error" for o in cell.outputs)
+            # what nbgrader reads, in order: the report (stdout), the value 0 (its partial
+            # credit: none), then the failure (`nbgrader validate` reports the cell)
+            kinds = [o.output_type if o.output_type != "stream" else o.name for o in cell.outputs]
+            assert kinds == ["stdout", "execute_result", "error"], kinds
+            assert "not implemented yet: replace `raise NotImplementedError()`" in cell.outputs[0].text
+            assert cell.outputs[1].data["text/plain"] == "0"
+            assert cell.outputs[2].ename == "CheckFailed"
             checked += 1
     assert checked >= 1

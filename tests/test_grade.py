@@ -24,10 +24,11 @@ import numpy as np
 import pytest
 
 from cnnlab import checks, grade
-from cnnlab.grade import cases as grade_cases, scoring, wire
+from cnnlab.grade import cases as grade_cases, sandbox, scoring, wire
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL = list(checks.EXERCISES)
+SANDBOX = sandbox.choose("auto").label   # these tests grade with the default, --sandbox auto
 POINTS = {n: checks.EXERCISES[n].points for n in ALL}
 MAX_TOTAL = sum(POINTS.values())
 
@@ -181,18 +182,22 @@ def run(tmp_path_factory):
 def test_columns_and_rows_are_deterministic(run):
     with open(run["out"], newline="", encoding="utf-8") as fh:
         table = list(csv.reader(fh))
-    assert table[0] == ["submission", *ALL, "total", "max_total", "status"]
+    assert table[0] == ["submission", *ALL, "total", "max_total", "status", "sandbox"]
     names = [r[0] for r in table[1:]]
     assert names == ["a_mixed.ipynb", "b_hang.ipynb", "c_dies.ipynb", "d_cheat_patch.ipynb",
                      "e_hardcoded.ipynb", "f_evasive.ipynb", "g_blank.ipynb",
                      "h_markdown_only.ipynb", "i_random_bytes.ipynb", "j_not_nbformat.ipynb",
                      "k_broken_json.ipynb", "zz_missing.ipynb"]  # sorted; checkpoints skipped
+    ran = {"a_mixed.ipynb", "b_hang.ipynb", "c_dies.ipynb", "d_cheat_patch.ipynb",
+           "e_hardcoded.ipynb", "f_evasive.ipynb"}
     for r in table[1:]:
         assert len(r) == len(table[0])
         scores = [float(v) for v in r[1:1 + len(ALL)]]
-        assert float(r[-3]) == pytest.approx(sum(scores))
-        assert float(r[-2]) == MAX_TOTAL
-        assert r[-1]
+        assert float(r[-4]) == pytest.approx(sum(scores))
+        assert float(r[-3]) == MAX_TOTAL
+        assert r[-2]
+        # how its code ran: sandboxed here when the sandbox can start; nothing ran for the rest
+        assert r[-1] == (SANDBOX if r[0] in ran else ""), r
     # atomic write: nothing but the gradebook and the details file in the folder
     assert sorted(p.name for p in run["out_dir"].iterdir()) == ["details.json", "grades.csv"]
     assert len(run["lines"]) == len(names)          # one progress line per submission
@@ -316,7 +321,10 @@ def test_total_timeout_kills_kernel_and_its_children(tmp_path):
     pid_file = tmp_path / "kernel_pid"
     write_nb(tmp_path / "a_stubborn.ipynb", f"""
 import os, subprocess, sys, time
-open({str(pid_file)!r}, "w").write(str(os.getpid()))
+try:
+    open({str(pid_file)!r}, "w").write(str(os.getpid()))
+except OSError:                                    # the sandbox hides the test's folder
+    pass
 child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", {token!r}])
 while True:
     try:
@@ -333,7 +341,7 @@ while True:
     assert stubborn.total == 0
     assert nxt.status == "not a notebook: not valid JSON"     # the run went on
     time.sleep(0.5)
-    if pid_file.exists():                                      # the kernel got that far
+    if pid_file.exists():                          # written without the sandbox: a host pid
         pid = int(pid_file.read_text())
         assert not _alive(pid), "the kernel survived the timeout"
     assert not _pids_with(token), "a process the kernel started survived the timeout"
@@ -373,10 +381,10 @@ def test_cli_grades_a_real_solution_notebook(tmp_path):
         capture_output=True, text=True, cwd=str(tmp_path), env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
-    assert list(rows[0]) == ["submission", "corr2d", "total", "max_total", "status"]
+    assert list(rows[0]) == ["submission", "corr2d", "total", "max_total", "status", "sandbox"]
     alice, bob = rows
     assert alice == {"submission": "alice.ipynb", "corr2d": "3", "total": "3",
-                     "max_total": "3", "status": "ok"}
+                     "max_total": "3", "status": "ok", "sandbox": SANDBOX}
     assert bob["total"] == "0" and bob["status"].startswith("not a notebook")
     assert "alice.ipynb" in proc.stdout and "3/3" in proc.stdout     # the table
     assert sorted(p.name for p in tmp_path.iterdir()) == ["grades.csv", "subs"]
@@ -419,9 +427,9 @@ def test_gradebook_write_is_atomic(tmp_path, monkeypatch):
     grade.write_gradebook(_book([_row("a.ipynb", 2.5), _row("=cmd|x.ipynb", 3, "ok, fine")]), out)
     text = out.read_text()
     assert list(csv.reader(io.StringIO(text))) == [
-        ["submission", "corr2d", "total", "max_total", "status"],
-        ["a.ipynb", "2.5", "2.5", "3", "ok"],
-        ["'=cmd|x.ipynb", "3", "3", "3", "ok, fine"],   # no spreadsheet formula injection
+        ["submission", "corr2d", "total", "max_total", "status", "sandbox"],
+        ["a.ipynb", "2.5", "2.5", "3", "ok", ""],
+        ["'=cmd|x.ipynb", "3", "3", "3", "ok, fine", ""],   # no spreadsheet formula injection
     ]
 
     def crash(*a, **k):

@@ -323,16 +323,46 @@ def test_status_text():
     assert status({"state": "not started"}) == "error: grading run failed: boom"
 
 
-def test_score_submission_reads_only_its_own_workdir(tmp_path):
+def test_score_submission_reads_only_its_own_scratch_folder(tmp_path):
     plan, arrays = _plan("corr2d")
-    (tmp_path / "elsewhere").mkdir()
-    _extract_in_process(tmp_path / "elsewhere", plan, arrays, {"corr2d": own_corr2d})
-    state = {"state": "ok", "xdir": str(tmp_path / "elsewhere")}
+    xdir = tmp_path / "box" / "x0123"
+    xdir.mkdir(parents=True)
+    _extract_in_process(xdir, plan, arrays, {"corr2d": own_corr2d})
+    state = {"state": "ok", "xdir": str(xdir)}
     scores, details, _, _ = scoring.score_submission(checks, [plan], state, tmp_path / "work",
                                                      {"corr2d": 3.0})
     assert scores == {"corr2d": 0.0} and details["corr2d"]["note"] == "not reached"
+    scores, *_ = scoring.score_submission(checks, [plan], state, tmp_path / "box",
+                                          {"corr2d": 3.0})   # box/box: not ours either
+    assert scores == {"corr2d": 0.0}
     scores, *_ = scoring.score_submission(checks, [plan], state, tmp_path, {"corr2d": 3.0})
     assert scores == {"corr2d": 3.0}
+
+
+def test_results_are_read_without_following_links(tmp_path):
+    """What the kernel left in its folder is attacker-controlled: a results file (or the
+    results folder) replaced by a link to someone else's file is refused, never read."""
+    plan, arrays = _plan("corr2d")
+    xdir = tmp_path / "box" / "x1"
+    xdir.mkdir(parents=True)
+    _extract_in_process(xdir, plan, arrays, {"corr2d": own_corr2d})
+    secret = tmp_path / "secret.json"
+    secret.write_text((xdir / "out_0.json").read_text())    # a "report" outside the box
+    (xdir / "out_0.json").unlink()
+    (xdir / "out_0.json").symlink_to(secret)
+    state = {"state": "ok", "xdir": str(xdir)}
+    scores, details, _, problems = scoring.score_submission(checks, [plan], state, tmp_path,
+                                                            {"corr2d": 3.0})
+    assert scores == {"corr2d": 0.0}
+    assert problems[0].startswith("error: unreadable results for corr2d (OSError")
+    assert "Too many levels of symbolic links" in details["corr2d"]["note"]
+    os.rename(xdir, tmp_path / "real")                        # the folder itself a link
+    (tmp_path / "real" / "out_0.json").unlink()
+    (tmp_path / "real" / "out_0.json").write_text(secret.read_text())
+    xdir.symlink_to(tmp_path / "real")
+    scores, details, _, problems = scoring.score_submission(checks, [plan], state, tmp_path,
+                                                            {"corr2d": 3.0})
+    assert scores == {"corr2d": 0.0} and "NotADirectoryError" in problems[0]   # O_NOFOLLOW
 
 
 def test_a_failed_extraction_cell_is_reported(tmp_path):
@@ -351,7 +381,7 @@ def test_details_file_is_written_atomically(tmp_path):
     book = gradebook.Gradebook(["corr2d"], {"corr2d": 3.0}, [row])
     gradebook.write_details(book, tmp_path / "d.json")
     assert json.loads((tmp_path / "d.json").read_text()) == {
-        "a.ipynb": {"status": "ok", "total": 2.5, "max_total": 3.0,
+        "a.ipynb": {"status": "ok", "total": 2.5, "max_total": 3.0, "sandbox": "",
                     "exercises": {"corr2d": {"points": 2.5}}}}
     assert [p.name for p in tmp_path.iterdir()] == ["d.json"]
     assert gradebook.fmt_points(2.0) == "2" and gradebook.fmt_points(1.25) == "1.25"

@@ -362,7 +362,7 @@ def test_a_grade_id_missing_from_the_registry_fails(course):
                                   lambda raw: _cell(raw, "corr2d")["metadata"]["nbgrader"].update(grade_id="corr2d_v2"))
     problems = exercises.check_course(course)
     assert [p.rule for p in problems] == ["registry", "graded-once"], _report(problems)
-    _names_cell(problems[0], "solutions/01_cross_correlation.ipynb", 5, "corr2d", 'cnnlab.check("corr2d", corr2d)',
+    _names_cell(problems[0], "solutions/01_cross_correlation.ipynb", 5, "corr2d", 'import cnnlab cnnlab.check("corr2d", corr2d)',
                 "add an Exercise to cnnlab.checks.EXERCISES")
     assert "grade id 'corr2d_v2' is not an exercise of the registry" in problems[0].message
     assert problems[1].path.endswith("solutions") and "exercise 'corr2d' of the registry (lesson 1) has no grade cell" in problems[1].message
@@ -373,7 +373,7 @@ def test_points_different_from_the_registry_fail(course):
     _edit_solution_and_regenerate(course, "05_pooling.ipynb",
                                   lambda raw: _cell(raw, "avg_pool2d")["metadata"]["nbgrader"].update(points=5))
     p = _only(exercises.check_course(course), "points")
-    _names_cell(p, "solutions/05_pooling.ipynb", 9, "avg_pool2d", 'cnnlab.check("avg_pool2d", avg_pool2d)',
+    _names_cell(p, "solutions/05_pooling.ipynb", 9, "avg_pool2d", 'import cnnlab cnnlab.check("avg_pool2d", avg_pool2d)',
                 'set "points" to 2')
     assert "'avg_pool2d' is worth 5 points here, 2 in the registry" in p.message
 
@@ -401,6 +401,20 @@ def test_a_grade_cell_that_checks_another_function_fails(course):
                                   lambda raw: _cell(raw, "output_size").update(source='cnnlab.check("output_size", corr2d_strided)'))
     p = _only(exercises.check_course(course), "grade-cell")
     assert p.cell_id == "output_size" and 'does not call cnnlab.check("output_size", output_size)' in p.message
+
+
+@pytest.mark.parametrize("source", [
+    'import cnnlab\ncnnlab.check("output_size", output_size)\n### BEGIN HIDDEN TESTS\nassert output_size(5, 3) == 3\n### END HIDDEN TESTS',
+    'assert output_size(5, 3) == 3\ncnnlab.check("output_size", output_size)',
+])
+def test_a_grade_cell_with_more_than_the_check_fails(course, source):
+    """nbgrader reads the check's value (the last line) as the points; asserts before it would
+    zero a partly right answer that cnnlab grade gives partial credit."""
+    _edit_solution_and_regenerate(course, "03_stride_padding_dilation.ipynb",
+                                  lambda raw: _cell(raw, "output_size").update(source=source))
+    p = _only(exercises.check_course(course), "grade-cell")
+    assert p.cell_id == "output_size" and "holds more than `import cnnlab` and" in p.message
+    assert "not as hidden tests" in p.fix
 
 
 def test_incomplete_nbgrader_metadata_fails(course):

@@ -24,6 +24,11 @@ The printed text is deterministic (same function, same text), one line per case:
       ✗ fixed: 4x6 input, asymmetric 2x3 kernel: kernel flipped: ...
     4 of 7 cases passed.
 
+When a case fails, ``check`` raises ``CheckFailed`` (an AssertionError) after the report, so a
+notebook's test cell fails as nbgrader expects; just before, in a Jupyter kernel, it shows the
+points earned as the cell's value, which nbgrader reads as partial credit (JupyterLab shows the
+summary and the points).
+
 Partial credit (``CheckResult.points_earned(points)``): all cases pass -> full points;
 otherwise ``points * passed / cases``, rounded DOWN to a multiple of 0.5 (so a function
 that is right on 5 of 6 cases of a 3-point exercise earns 2.5, one that only gets the
@@ -37,9 +42,9 @@ from __future__ import annotations
 from cnnlab.checks.engine import (NOT_IMPLEMENTED, Case, CheckResult, ErrorResult, Exercise,
                                   Variant)
 from cnnlab.checks.lesson7 import LENET_KEYS
-from cnnlab.checks.registry import EXERCISES, check, collect_outputs, evaluate_outputs
+from cnnlab.checks.registry import EXERCISES, CheckFailed, check, collect_outputs, evaluate_outputs
 
 __all__ = [
     "Case", "ErrorResult", "CheckResult", "Exercise", "Variant", "EXERCISES",
-    "check", "evaluate_outputs", "collect_outputs", "NOT_IMPLEMENTED",
+    "check", "CheckFailed", "evaluate_outputs", "collect_outputs", "NOT_IMPLEMENTED",
 ]

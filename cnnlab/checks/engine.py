@@ -12,8 +12,10 @@ exercises live in ``lesson1.py`` ... ``lesson7.py``; ``registry.py`` looks them 
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
+import sys
 import traceback
 import warnings
 import zlib
@@ -60,12 +62,18 @@ class ErrorResult:
 
 @dataclass
 class CheckResult:
-    """The verdict of one exercise. Truthy exactly when every case passed."""
+    """The verdict of one exercise. Truthy exactly when every case passed.
+
+    max_points : set by ``check`` (None from ``evaluate_outputs``). Then the plain-text value is
+                 the points earned (``2.5``), nbgrader's partial credit; JupyterLab shows the
+                 Markdown form: the summary and the points.
+    """
     name: str
     passed: bool
     n_passed: int
     n_cases: int
     messages: list = field(default_factory=list)
+    max_points: float | None = None
 
     def points_earned(self, points) -> float:
         """Full ``points`` when every case passes; otherwise the passed fraction of ``points``,
@@ -77,6 +85,11 @@ class CheckResult:
             return points
         earned = math.floor(points * self.n_passed / self.n_cases * 2) / 2
         return max(0.0, min(earned, points - 0.5))
+
+    @property
+    def points(self) -> float | None:
+        """The points earned out of ``max_points`` (None when there is no maximum)."""
+        return None if self.max_points is None else self.points_earned(self.max_points)
 
     def __bool__(self) -> bool:
         return bool(self.passed)
@@ -93,8 +106,13 @@ class CheckResult:
         return (f"CheckResult(name={self.name!r}, passed={self.passed}, "
                 f"n_passed={self.n_passed}, n_cases={self.n_cases})")
 
-    def _repr_pretty_(self, p, cycle):  # what a notebook shows under the printed report
-        p.text(self.summary)
+    def _repr_pretty_(self, p, cycle):  # text/plain of the value shown under the report
+        p.text(self.summary if self.max_points is None else f"{self.points:g}")
+
+    def _repr_markdown_(self):          # what JupyterLab shows (it prefers Markdown)
+        if self.max_points is None:
+            return None
+        return f"{self.summary} -- **{self.points:g} of {self.max_points:g} points**"
 
 
 @dataclass(frozen=True)
@@ -186,12 +204,11 @@ def type_desc(x) -> str:
 
 
 def call(fn, case: Case):
-    """``fn(*case.args, **case.kwargs)`` on deep copies of the inputs, warnings silenced.
-
-    Copies, so a function that writes into its input cannot change the case for the
-    reference, the planted mistakes or later cases.
-    """
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
+    """``fn(*case.args, **case.kwargs)`` on deep copies of the inputs (a function that writes
+    into its input cannot change later cases), warnings silenced, its ``sys.stderr`` sent to
+    ``sys.stdout`` (nbgrader gives a test cell that wrote to stderr no points)."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"), \
+            contextlib.redirect_stderr(sys.stdout):
         warnings.simplefilter("ignore")
         return fn(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
 

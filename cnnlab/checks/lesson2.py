@@ -91,6 +91,7 @@ def _sobel_cases(rng):
     sq[2:4, 2:4] = 1.0
     cases.append(Case("fixed: 6x6 image with a bright 2x2 square", (sq,), {}))
     cases.append(Case("fixed: 4x5 diagonal ramp", (np.add.outer(np.arange(4.0), 2 * np.arange(5.0)),), {}))
+    cases.append(Case("fixed: 4x4 blank image (no edges: all zeros, no NaN)", (np.zeros((4, 4)),), {}))
     for i, (shape, dtype) in enumerate([((7, 9), np.float64), ((8, 6), np.float32)], 1):
         x = rng.random(shape).astype(dtype)
         cases.append(Case(f"random #{i}: {hw(x)} image" + float32_note(dtype), (x,), {}))

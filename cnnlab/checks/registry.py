@@ -2,10 +2,12 @@
 name-based entry points: ``check``, ``collect_outputs``, ``evaluate_outputs``."""
 from __future__ import annotations
 
+import dataclasses
+
 from cnnlab.checks import lesson1, lesson2, lesson3, lesson4, lesson5, lesson6, lesson7
 from cnnlab.checks.engine import CheckResult, Exercise, collect, evaluate
 
-__all__ = ["EXERCISES", "get", "check", "collect_outputs", "evaluate_outputs"]
+__all__ = ["EXERCISES", "CheckFailed", "get", "check", "collect_outputs", "evaluate_outputs"]
 
 EXERCISES: dict[str, Exercise] = {
     ex.name: ex
@@ -37,15 +39,48 @@ def evaluate_outputs(name: str, outputs: dict) -> CheckResult:
     return evaluate(get(name), outputs)
 
 
+class CheckFailed(AssertionError):
+    """What ``check`` raises, after printing its report, when a case fails: an AssertionError,
+    like a failing test of nbgrader's. ``result`` is the CheckResult."""
+
+    def __init__(self, result: CheckResult):
+        self.result = result
+        super().__init__(f"{result.name}: {result.n_passed} of {result.n_cases} cases passed, "
+                         f"{result.points:g} of {result.max_points:g} points; the report above "
+                         f"says which case failed and why")
+
+
+def _show_value(result: CheckResult) -> None:
+    """Publish ``result`` as the running cell's value (an ``execute_result``), as the cell's
+    last expression would: in a Jupyter kernel only (nothing elsewhere)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and getattr(shell, "kernel", None) is not None:
+        shell.displayhook(result)
+
+
 def check(name: str, student_fn) -> CheckResult:
     """Run ``student_fn`` on every case of exercise ``name``, print which cases pass and, for
-    each failure, the likely cause; return the CheckResult (falsy when a case fails).
+    each failure, the likely cause. Returns the CheckResult when every case passes; otherwise
+    raises :class:`CheckFailed` (an AssertionError) after the report.
 
     >>> cnnlab.check("corr2d", corr2d)            # doctest: +SKIP
-    An unknown ``name`` raises ValueError listing the exercises; the student's own errors never
-    raise here, they are reported.
+
+    As a notebook's test cell (its last line), it is what nbgrader grades: the cell's value is
+    the points earned (``3``; ``2.5`` when some cases fail, shown *before* the error, which is
+    where nbgrader reads partial credit), the cell fails when a case fails (``nbgrader validate``
+    reports it), and the student's function may not write to stderr (sent to stdout here).
+    An unknown ``name`` raises ValueError listing the exercises; the student's own errors are
+    reported, not raised.
     """
     exercise = get(name)
     result = evaluate(exercise, collect(exercise, student_fn))
+    result = dataclasses.replace(result, max_points=float(exercise.points))
     print(str(result), flush=True)
+    if not result.passed:
+        _show_value(result)
+        raise CheckFailed(result)
     return result

@@ -1,5 +1,6 @@
 """The gradebook: one row per submission, written as CSV (and the details as JSON), each
-atomically through ``cnnlab._files``; plus the short table printed at the end of a run."""
+atomically through ``cnnlab._files``; plus the short table printed at the end of a run.
+The last column, ``sandbox``, says how each submission's code ran (``bwrap``, ``none``)."""
 from __future__ import annotations
 
 import csv
@@ -26,6 +27,7 @@ class SubmissionGrade:
     scores     : exercise name -> points earned (every selected exercise)
     details    : exercise name -> feedback (check messages, fresh cases, calls)
     seconds    : wall time spent on this submission
+    sandbox    : how its code ran: "bwrap" (sandboxed), "none", or "" (no kernel was started)
     """
     submission: str
     path: str
@@ -34,6 +36,7 @@ class SubmissionGrade:
     status: str
     details: dict[str, Any] = dataclasses.field(default_factory=dict)
     seconds: float = 0.0
+    sandbox: str = ""
 
     @property
     def total(self) -> float:
@@ -42,14 +45,16 @@ class SubmissionGrade:
 
 @dataclasses.dataclass
 class Gradebook:
-    """All rows of a run; ``exercises`` in registry order, ``points`` their maxima."""
+    """All rows of a run; ``exercises`` in registry order, ``points`` their maxima; ``sandbox``
+    the run's ``sandbox.Mode`` (None: not recorded)."""
     exercises: list[str]
     points: dict[str, float]
     rows: list[SubmissionGrade]
+    sandbox: Any = None
 
     @property
     def columns(self) -> list[str]:
-        return ["submission", *self.exercises, "total", "max_total", "status"]
+        return ["submission", *self.exercises, "total", "max_total", "status", "sandbox"]
 
 
 def fmt_points(x: float) -> str:
@@ -72,15 +77,18 @@ def write_gradebook(book: Gradebook, out: str | os.PathLike) -> None:
         writer.writerow([_csv_safe(row.submission),
                          *(fmt_points(row.scores[n]) for n in book.exercises),
                          fmt_points(row.total), fmt_points(row.max_total),
-                         _csv_safe(row.status)])
+                         _csv_safe(row.status), row.sandbox])
     write_text_atomic(out, buf.getvalue())
 
 
 def write_details(book: Gradebook, path: str | os.PathLike) -> None:
     """Write the per-exercise feedback of every row as JSON (atomically)."""
+    reason = getattr(book.sandbox, "reason", "")
     write_text_atomic(path, json.dumps(
         {r.submission: {"status": r.status, "total": r.total, "max_total": r.max_total,
-                        "exercises": r.details} for r in book.rows}, indent=1, default=str))
+                        "sandbox": r.sandbox if r.sandbox != "none" or not reason
+                        else f"none: {reason}", "exercises": r.details}
+         for r in book.rows}, indent=1, default=str))
 
 
 def format_table(book: Gradebook, width: int = 100) -> str:

@@ -1,12 +1,14 @@
 """Scoring, in the grader's own process: read back what the kernel wrote (strictly, through
-``wire``), judge it with the registry, turn it into points, flags and the status text."""
+``wire``; after the sandbox is gone, never following a link: ``sandbox.read_regular``), judge it
+with the registry, turn it into points, flags and the status text."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
-from cnnlab.grade import wire
+from cnnlab.grade import sandbox, wire
 from cnnlab.grade.cases import ExercisePlan
 
 __all__ = ["STATUS_OK", "ExerciseScore", "points_for", "read_outputs", "score_exercise",
@@ -51,11 +53,14 @@ def points_for(result, points: float, fresh_passed: int, fresh_total: int) -> fl
 
 def read_outputs(registry, report: dict, xdir: Path, index: int, n_cases: int) -> list:
     """One value (or ErrorResult) per case sent, from the kernel's report and its arrays.
-    Raises on anything malformed; never unpickles."""
+    Raises on anything malformed; never unpickles, never follows a link."""
     results = report.get("results")
     if not isinstance(results, list):
         raise ValueError("malformed report")
-    with wire.load_npz(xdir / f"out_{index}.npz") as npz:
+    arrays = sandbox.read_regular(xdir, f"out_{index}.npz", wire.MAX_FILE_BYTES)
+    if arrays is None:
+        raise ValueError("the arrays are missing")
+    with wire.load_npz(arrays) as npz:
         outputs = [wire.decode(results[j], npz, error=registry.ErrorResult)
                    for j in range(min(n_cases, len(results)))]
     not_run = registry.ErrorResult("TimeoutError", "not run (the grading stopped before this case)")
@@ -70,11 +75,13 @@ def score_exercise(registry, plan: ExercisePlan, index: int, xdir: Path | None,
     if plan.unsent:
         score.problems.append(f"error: the grader could not send {len(plan.unsent)} case(s) of "
                               f"{name} to the kernel (they count as failed)")
-    if xdir is None or not (xdir / f"out_{index}.json").exists():
-        detail["note"] = "not reached"
-        return score
     try:
-        report = wire.read_json(xdir / f"out_{index}.json")
+        text = None if xdir is None else \
+            sandbox.read_regular(xdir, f"out_{index}.json", wire.MAX_FILE_BYTES)
+        if text is None:
+            detail["note"] = "not reached"
+            return score
+        report = json.loads(text.decode("utf-8"))
         if not isinstance(report, dict):
             raise ValueError("malformed report")
         detail["defined"] = bool(report.get("defined"))
@@ -150,8 +157,8 @@ def score_submission(registry, plans: list, state: dict, workdir: Path, points: 
     """
     xdir = state.get("xdir")
     xdir = Path(xdir) if isinstance(xdir, str) else None
-    if xdir is not None and xdir.parent != workdir:
-        xdir = None  # never read results from anywhere but our own workdir
+    if xdir is not None and xdir.parent != workdir / "box":
+        xdir = None  # never read results from anywhere but our own scratch folder
     extraction = state.get("extraction") if isinstance(state.get("extraction"), dict) else {}
     x_errors = extraction.get("errors") if isinstance(extraction.get("errors"), dict) else {}
     x_timeouts = extraction.get("timeouts") or []

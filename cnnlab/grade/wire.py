@@ -40,7 +40,7 @@ import numpy as np
 
 __all__ = [
     "MAX_ARRAY_BYTES", "MAX_MESSAGE_BYTES", "MAX_FILE_BYTES", "MAX_ITEMS", "MAX_DEPTH",
-    "Encoder", "decode", "error_spec", "npz_bytes", "load_npz", "read_json",
+    "Encoder", "decode", "error_spec", "npz_bytes", "load_npz",
 ]
 
 MAX_ARRAY_BYTES = 64 * 2**20        # one array larger than this is not transferred
@@ -202,14 +202,12 @@ def _check_size(path) -> None:
         raise ValueError("results file too large")
 
 
-def load_npz(path):
-    """``np.load(path, allow_pickle=False)`` after a size check (use it in a ``with``)."""
-    _check_size(path)
-    return np.load(path, allow_pickle=False)
-
-
-def read_json(path):
-    """The JSON document in ``path``, after a size check."""
-    _check_size(path)
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
+def load_npz(source):
+    """``np.load(..., allow_pickle=False)`` of a file path or of the file's bytes, after a size
+    check (use it in a ``with``)."""
+    if isinstance(source, (bytes, bytearray)):
+        if len(source) > MAX_FILE_BYTES:
+            raise ValueError("results file too large")
+        return np.load(io.BytesIO(source), allow_pickle=False)
+    _check_size(source)
+    return np.load(source, allow_pickle=False)
