@@ -20,7 +20,7 @@ DATA_ENV = "CNNLAB_DATA"
 def quick_mode() -> bool:
     """True when ``CNNLAB_QUICK=1``: the one switch that scales heavy work down.
 
-    The test suite (and so CI) sets it; lesson 7 and ``cnnlab train`` then train on
+    The test suite (and so CI) sets it; lesson 9 and ``cnnlab train`` then train on
     fewer images for fewer epochs. Results are real, just smaller; the lesson says
     what full-scale training gives.
     """

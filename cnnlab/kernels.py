@@ -1,7 +1,7 @@
 """Named kernels and the small example arrays the lessons, widgets and checks share.
 
 One home for each: a lesson cell, a widget, a figure and an exercise check that need the Sobel
-kernel or lesson 6's worked example import it from here, so they can never disagree.
+kernel or lesson 7's worked example import it from here, so they can never disagree.
 
 Kernels are written for cross-correlation (what ``cnnlab.functional.correlate2d`` and every CNN
 layer compute): ``SOBEL_X`` is positive where the image gets brighter to the right.
@@ -55,7 +55,7 @@ KERNEL_NOTES: dict[str, str] = {
 WORKED_X = np.arange(9).reshape(3, 3)
 WORKED_K = np.array([[0, 1], [2, 3]])
 
-# Lesson 6's small worked examples (integers, so every gradient can be checked by hand).
+# Lesson 7's small worked examples (integers, so every gradient can be checked by hand).
 BACKPROP_X = np.array(
     [[1, 2, 0, 1, 3],
      [0, 1, 3, 2, 1],

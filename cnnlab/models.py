@@ -1,4 +1,4 @@
-"""LeNet-5, the network of lesson 7, in two flavours.
+"""LeNet-5, the network of lesson 9, in two flavours.
 
 ``LeNet5()`` (variant "modern") is the version found in today's tutorials; ``LeNet5("faithful")``
 stays close to LeCun et al. (1998). Both have the same layer sizes and 61,706 parameters for

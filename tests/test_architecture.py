@@ -30,7 +30,7 @@ LAYERS = [
     ("views", ("cnnlab.viz",)),
     ("widgets", ("cnnlab.widgets",)),
     ("checks", ("cnnlab.checks",)),
-    ("grader and authoring", ("cnnlab.grade", "cnnlab.exercises", "cnnlab.notebook_rules")),
+    ("grader and authoring", ("cnnlab.grade", "cnnlab.exercises", "cnnlab.notebook_rules", "cnnlab.slide_views")),
     ("command line", ("cnnlab.__main__",)),
 ]
 

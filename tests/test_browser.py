@@ -70,7 +70,7 @@ _SKIP = bh.browser_skip_reason()
 if _SKIP:
     pytestmark.append(pytest.mark.skip(reason=_SKIP))
 
-LESSON_TIMEOUT_S = 300  # one lesson's Run All (lesson 7 trains, in quick mode)
+LESSON_TIMEOUT_S = 300  # one lesson's Run All (lesson 9 trains, in quick mode)
 TIMINGS: dict[str, dict] = {}
 
 

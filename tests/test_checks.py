@@ -92,7 +92,7 @@ def test_every_exercise_has_a_solution_notebook_cell():
     spaces = _solution_namespaces()
     assert sorted(spaces) == sorted(EXERCISES)
     lessons = {EXERCISES[name].lesson for name in spaces}
-    assert lessons == set(range(1, 8))
+    assert lessons == {1, 2, 3, 4, 5, 7, 9}        # every lesson with exercises (6 and 8: to come)
 
 
 def test_solution_notebook_functions_pass(capsys):

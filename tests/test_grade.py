@@ -72,7 +72,7 @@ def max_pool2d(x, kernel_size, stride=None):
         pass
 """,
     """
-def lenet5_forward(x, params):                     # lesson 7 is MEANT to use cnnlab.functional
+def lenet5_forward(x, params):                     # lesson 9 is MEANT to use cnnlab.functional
     h = F.conv2d(x, params["conv1.weight"], params["conv1.bias"], padding=2)
     h = F.max_pool2d(F.relu(h), 2)
     h = F.max_pool2d(F.relu(F.conv2d(h, params["conv2.weight"], params["conv2.bias"])), 2)
@@ -209,7 +209,7 @@ def test_mixed_submission_scores_and_flags(run):
     assert "uses-reference: corr2d calls cnnlab.functional.correlate2d" in row.status  # flagged
     assert row.scores["output_size"] == 2            # own formula, not flagged
     assert "output_size" not in row.status.replace("uses-reference: corr2d", "")
-    assert row.scores["lenet5_forward"] == 3         # F is allowed in lesson 7: no flag
+    assert row.scores["lenet5_forward"] == 3         # F is allowed in lesson 9: no flag
     assert "lenet5_forward" not in row.status
     assert row.scores["max_pool2d"] == 0             # hung: stopped by the per-call limit
     assert row.details["max_pool2d"]["n_passed"] == 0

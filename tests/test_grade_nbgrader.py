@@ -11,7 +11,7 @@ cell); the planted submissions are made from that release, as students make thei
 * ``s_wrong``: a typical wrong answer in every exercise (kernel flipped, bias forgotten,
   stride ignored, sum instead of mean, ...), most of them partly right;
 * ``s_cleared``: full answers, but editable cells cleared: lesson 3's setup cell (its imports)
-  and lesson 7's try-it cell (which defines ``params``, once used by a hidden test).
+  and lesson 9's try-it cell (which defines ``params``, once used by a hidden test).
 
 ``cnnlab grade`` grades the same files with ``--fresh 0``: no extra random cases, so it judges
 exactly the cases ``cnnlab.check`` runs under nbgrader (with fresh cases, a partly wrong answer
@@ -64,7 +64,7 @@ WRONG = {
     "lenet5_forward": ('h = F.relu(F.linear(h, params["fc2.weight"], params["fc2.bias"]))',
                        'h = F.linear(h, params["fc2.weight"], params["fc2.bias"])'),   # no ReLU
 }
-CLEARED = {"03_stride_padding_dilation.ipynb": "setup", "07_lenet5_forward.ipynb": "lenet5_forward-try"}
+CLEARED = {"03_stride_padding_dilation.ipynb": "setup", "09_lenet5_forward.ipynb": "lenet5_forward-try"}
 
 
 def _documented_config() -> str:

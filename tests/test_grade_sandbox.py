@@ -484,7 +484,7 @@ print("HOME", os.path.expanduser("~") != "")
 
 
 def test_honest_work_gets_the_same_gradebook_with_and_without_the_sandbox(sandboxed, tmp_path):
-    """The seven solution notebooks (full marks, lesson 7 trains a small network) and honest
+    """The seven solution notebooks (full marks, lesson 9 trains a small network) and honest
     mistakes (a wrong answer, partial credit, a cell that raises, files written in its own
     folder and in /tmp, a plot): the same scores and status in every row, sandboxed or not."""
     subs = tmp_path / "subs"

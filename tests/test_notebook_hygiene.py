@@ -36,8 +36,8 @@ EXPECTED_LESSONS = [
     "03_stride_padding_dilation.ipynb",
     "04_channels.ipynb",
     "05_pooling.ipynb",
-    "06_backpropagation.ipynb",
-    "07_lenet5_mnist.ipynb",
+    "07_backpropagation.ipynb",
+    "09_lenet5_mnist.ipynb",
 ]
 
 
@@ -55,7 +55,7 @@ def _report(problems) -> str:
 
 # =========================================================================== the committed notebooks
 
-def test_the_seven_lessons_exist_in_order():
+def test_the_lessons_exist_in_order():
     assert [p.name for p in LESSONS] == EXPECTED_LESSONS
 
 
@@ -225,7 +225,7 @@ def test_a_missing_slide_type_fails_naming_the_cell_and_the_property_inspector(c
     (0, "subslide", "first-slide", "the first cell's slide type is 'subslide', not 'slide'"),
 ])
 def test_a_wrong_slide_type_fails(course, index, slide_type, rule, message):
-    path = course / "notebooks" / "06_backpropagation.ipynb"
+    path = course / "notebooks" / "07_backpropagation.ipynb"
     _edit(path, lambda raw: raw["cells"][index]["metadata"].update(slideshow={"slide_type": slide_type}))
     p = _only(exercises.check_course(course), rule)
     assert p.cell == index and message in p.message, str(p)
@@ -301,7 +301,7 @@ def test_the_slide_models_read_every_slide_type_as_their_tools_do():
 
 
 def test_a_foreign_kernel_fails(course):
-    path = course / "notebooks" / "07_lenet5_mnist.ipynb"
+    path = course / "notebooks" / "09_lenet5_mnist.ipynb"
     _edit(path, lambda raw: raw["metadata"].update(kernelspec={"display_name": "R", "language": "R",
                                                                "name": "ir"}))
     p = _only(exercises.check_course(course), "kernelspec")
@@ -328,9 +328,9 @@ def test_an_invalid_notebook_and_a_broken_file_fail(course):
     p = _only(exercises.check_course(course), "json")
     assert "not a notebook" in p.message and "restore it with git" in p.fix
     shutil.copy2(ROOT / "notebooks" / path.name, path)
-    (course / "solutions" / "06_backpropagation.ipynb").write_text("[]", encoding="utf-8")
+    (course / "solutions" / "07_backpropagation.ipynb").write_text("[]", encoding="utf-8")
     p = _only(exercises.check_course(course), "json")           # once, not again as drift
-    assert p.path.endswith("solutions/06_backpropagation.ipynb") and "not an object" in p.message
+    assert p.path.endswith("solutions/07_backpropagation.ipynb") and "not an object" in p.message
 
 
 def test_a_solution_edited_without_regenerating_the_exercises_fails(course):
@@ -441,11 +441,11 @@ def test_markers_in_the_wrong_cell_or_unbalanced_fail(course):
     assert "a solution region in a cell that is not nbgrader's solution cell" in problems[1].message
     assert "mark the cell as nbgrader a solution cell" in problems[1].fix
 
-    path = course / "solutions" / "07_lenet5_forward.ipynb"
+    path = course / "solutions" / "09_lenet5_forward.ipynb"
     _edit(path, lambda raw: _cell(raw, "lenet5_forward-impl").update(
         source="".join(_cell(raw, "lenet5_forward-impl")["source"]).replace("    ### END SOLUTION", "")))
     problems = [p for p in exercises.check_course(course) if p.rule == "markers"]
-    assert len(problems) == 1 and problems[0].path.endswith("solutions/07_lenet5_forward.ipynb"), _report(problems)
+    assert len(problems) == 1 and problems[0].path.endswith("solutions/09_lenet5_forward.ipynb"), _report(problems)
     assert problems[0].cell_id == "lenet5_forward-impl" and "never closed" in problems[0].message
 
 

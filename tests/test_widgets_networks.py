@@ -342,7 +342,7 @@ def test_feature_map_explorer_shows_the_index_once(lenet_and_digits):
     assert app.index.readout is False and app.index_box in app.widget.children[0].children
 
 
-# ------------------------------------------------------- lesson 7: the training progress widget
+# ------------------------------------------------------- lesson 9: the training progress widget
 def test_progress_bar_widget_shows_each_number_once_and_splits_the_time():
     from cnnlab import data, models, nn, optim, train
     x, y = data.load_digits_sample()

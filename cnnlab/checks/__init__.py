@@ -35,13 +35,13 @@ that is right on 5 of 6 cases of a 3-point exercise earns 2.5, one that only get
 worked example right earns 0.5, and nothing earns full marks without passing everything).
 
 Layout: ``engine`` (cases, verdicts, diagnosis), ``helpers`` (building cases and planted
-mistakes), ``lesson1`` ... ``lesson7`` (each lesson's exercises), ``registry`` (lookup by name).
+mistakes), ``lesson1`` ... ``lesson9`` (each lesson's exercises), ``registry`` (lookup by name).
 """
 from __future__ import annotations
 
 from cnnlab.checks.engine import (NOT_IMPLEMENTED, Case, CheckResult, ErrorResult, Exercise,
                                   Variant)
-from cnnlab.checks.lesson7 import LENET_KEYS
+from cnnlab.checks.lesson9 import LENET_KEYS
 from cnnlab.checks.registry import EXERCISES, CheckFailed, check, collect_outputs, evaluate_outputs
 
 __all__ = [

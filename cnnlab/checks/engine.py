@@ -8,7 +8,7 @@ shift, NaN, a wrong dtype), so the feedback says *why* a result is wrong.
 
 ``collect(exercise, fn)`` runs a function on copies of every case; ``evaluate(exercise,
 outputs)`` turns ``{case name: result or ErrorResult}`` into a ``CheckResult``. The lessons'
-exercises live in ``lesson1.py`` ... ``lesson7.py``; ``registry.py`` looks them up by name.
+exercises live in ``lesson1.py`` ... ``lesson9.py``; ``registry.py`` looks them up by name.
 """
 from __future__ import annotations
 
@@ -360,7 +360,7 @@ class Exercise:
     """One graded function: its cases, its reference answer and its planted mistakes.
 
     name            : registry key == the nbgrader grade_id of the check cell, e.g. "corr2d"
-    lesson          : 1..7
+    lesson          : 1..9
     function_name   : what the student defines in the notebook
     points          : default points (the notebook's nbgrader metadata carries the same number)
     title           : one line for the report header
@@ -371,7 +371,7 @@ class Exercise:
     kind            : "array" (one ndarray), "tuple" (several ndarrays, named by ``parts``) or
                       "int" (a Python/NumPy integer)
     shape_variants  : Variants whose fn gives a mistaken *shape*, to explain a wrong shape
-    allowed_modules : modules the student is TOLD to use in this exercise (lesson 7 composes
+    allowed_modules : modules the student is TOLD to use in this exercise (lesson 9 composes
                       ``cnnlab.functional``), so a grader should not flag calls into them
     exact           : for kind "int", the unfloored value of the case (explains a float answer)
     """

@@ -1,4 +1,4 @@
-"""Backpropagation (lesson 6): what one output cell sends back through a convolution, and how
+"""Backpropagation (lesson 7): what one output cell sends back through a convolution, and how
 max and average pooling route gradients.
 
 :func:`backprop_facts` and :func:`pool_gradient_facts` compute the gradients with

@@ -1,4 +1,4 @@
-"""LeNet-5 on MNIST (lesson 7): live training curves, feature maps, digits, mistakes, kernels,
+"""LeNet-5 on MNIST (lesson 9): live training curves, feature maps, digits, mistakes, kernels,
 confusion, histories.
 
 :class:`LivePlot` is a ``cnnlab.train`` callback drawing the loss and accuracy while ``fit`` runs.

@@ -1,4 +1,4 @@
-"""The explorers of lesson 6: backpropagation through a convolution, and through pooling."""
+"""The explorers of lesson 7: backpropagation through a convolution, and through pooling."""
 from __future__ import annotations
 
 import ipywidgets as W

@@ -1,4 +1,4 @@
-"""The feature-map explorer (lesson 7): pick a digit, see LeNet-5's conv1 and conv2 maps."""
+"""The feature-map explorer (lesson 9): pick a digit, see LeNet-5's conv1 and conv2 maps."""
 from __future__ import annotations
 
 import ipywidgets as W
