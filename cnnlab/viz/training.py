@@ -20,12 +20,12 @@ from cnnlab import functional as F
 from cnnlab.train import Callback, in_jupyter, moving_average
 from cnnlab.viz.render import View, figure_png
 from cnnlab.viz.style import (ERRORS_CMAP, HISTORY_COLOURS, IMAGE_CMAP, NUMBERS_CMAP, SIGNED_CMAP,
-                              bare, format_number, new_figure, signed_limit)
+                              bare, new_figure, signed_limit)
 
 __all__ = ["LivePlot", "FeatureMapFacts", "feature_map_facts", "FeatureMapView",
            "static_feature_maps",
            "plot_digits", "plot_mistakes", "plot_kernels", "plot_confusion_matrix",
-           "plot_histories", "plot_lenet_architecture", "plot_loss_after_step"]
+           "plot_histories", "plot_lenet_architecture"]
 
 
 class LivePlot(Callback):
@@ -394,35 +394,6 @@ def plot_histories(histories, smooth=20):
         a.grid(alpha=0.3)
         if a.get_legend_handles_labels()[0]:
             a.legend(fontsize=9, loc="best")
-    return fig
-
-
-def plot_loss_after_step(lrs, losses, loss_before, marked=None):
-    """The loss after ONE SGD step against the learning rate eta (lesson 8).
-
-    lrs, losses : the step sizes tried and the loss after the step with each (computed by the
-                  caller with cnnlab); loss_before : the loss before the step (eta = 0);
-    marked      : step sizes whose point is labelled with its loss
-    """
-    lrs, losses = np.asarray(lrs, dtype=float), np.asarray(losses, dtype=float)
-    fig = new_figure((7.0, 3.0))
-    ax = fig.add_subplot()
-    fig.subplots_adjust(left=0.1, right=0.97, top=0.88, bottom=0.17)
-    ax.axhline(loss_before, color="0.5", lw=1, ls="--")
-    ax.annotate(f"before the step: {format_number(loss_before, 4)}", (lrs[-1], loss_before),
-                textcoords="offset points", xytext=(-4, 4), ha="right", fontsize=9, color="0.35")
-    ax.plot(lrs, losses, "-", color=HISTORY_COLOURS[0], lw=2)
-    for eta in marked or ():
-        loss = float(np.interp(eta, lrs, losses))
-        ax.plot([eta], [loss], "o", color=HISTORY_COLOURS[1])
-        ax.annotate(f"η = {format_number(eta, 3)}: {format_number(loss, 4)}", (eta, loss),
-                    textcoords="offset points", xytext=(6, 6), fontsize=9)
-    ax.set_title("loss after one SGD step, against the step size η", fontsize=10)
-    ax.set_xlabel("learning rate η", fontsize=10)
-    ax.set_ylabel("loss", fontsize=10)
-    ax.set_ylim(bottom=0)
-    ax.tick_params(labelsize=9)
-    ax.grid(alpha=0.3)
     return fig
 
 
