@@ -114,6 +114,13 @@ def _pool_bwd_cases(rng):
     specs = [((2, 2, 6, 6), 2, None, np.float64, True), ((1, 2, 7, 7), 3, 2, np.float64, False),
              ((2, 1, 5, 5), 2, 1, np.float64, True), ((1, 2, 7, 9), (3, 3), (2, 2), np.float64, True),
              ((2, 2, 6, 8), 2, None, np.float32, False), ((1, 1, 6, 7), (2, 3), None, np.float64, False)]
+    return cases + _random_pool_bwd_cases(rng, specs)
+
+
+def _random_pool_bwd_cases(rng, specs):
+    """Random pooling-backward cases, one per (shape, kernel_size, stride, dtype, tied) spec
+    (tied: small integers, so windows have tied maxima)."""
+    cases = []
     for i, (shape, k, s, dtype, tied) in enumerate(specs, 1):
         x = rand(rng, shape, dtype, 0, 3) if tied else randn(rng, shape, dtype)
         oh, ow = (F.output_size(n, kk, ss) for n, kk, ss in zip(shape[2:], *pool_windows(k, s)))
@@ -228,19 +235,10 @@ def _avg_bwd_cases(rng):
                   (np.array([[[[4.0, 8.0], [12.0, 16.0]]]]), x, 2), {}),
              Case("fixed: 4x4 input, 3x3 windows, stride 1 (overlapping), dout all 9",
                   (np.full((1, 1, 2, 2), 9.0), x, 3), {"stride": 1})]
-    specs = [((2, 2, 6, 6), 2, None, np.float64), ((1, 2, 7, 7), 3, 2, np.float64),
-             ((2, 1, 5, 5), 2, 1, np.float64), ((1, 2, 7, 9), (3, 2), (2, 2), np.float64),
-             ((2, 2, 6, 8), 2, None, np.float32), ((1, 1, 6, 7), (2, 3), None, np.float64)]
-    for i, (shape, k, s, dtype) in enumerate(specs, 1):
-        x = randn(rng, shape, dtype)
-        oh, ow = (F.output_size(n, kk, ss) for n, kk, ss in zip(shape[2:], *pool_windows(k, s)))
-        dout = rand(rng, shape[:2] + (oh, ow), dtype, 1, 10)
-        kw = {} if s is None else {"stride": s}
-        desc = (f"random #{i}: x {shape_str(shape)}, kernel_size {k}, "
-                + ("stride = kernel_size (default)" if s is None else f"stride {s}")
-                + float32_note(dtype))
-        cases.append(Case(desc, (dout, x, k), kw))
-    return cases
+    specs = [((2, 2, 6, 6), 2, None, np.float64, False), ((1, 2, 7, 7), 3, 2, np.float64, False),
+             ((2, 1, 5, 5), 2, 1, np.float64, False), ((1, 2, 7, 9), (3, 2), (2, 2), np.float64, False),
+             ((2, 2, 6, 8), 2, None, np.float32, False), ((1, 1, 6, 7), (2, 3), None, np.float64, False)]
+    return cases + _random_pool_bwd_cases(rng, specs)
 
 
 def _avg_bwd_reference(dout, x, kernel_size, stride=None):
