@@ -47,6 +47,7 @@ LESSON_NAMES = [
     "04_channels",
     "05_pooling",
     "07_backpropagation",
+    "08_backprop_end_to_end",
     "09_lenet5_mnist",
 ]
 

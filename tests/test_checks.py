@@ -92,7 +92,7 @@ def test_every_exercise_has_a_solution_notebook_cell():
     spaces = _solution_namespaces()
     assert sorted(spaces) == sorted(EXERCISES)
     lessons = {EXERCISES[name].lesson for name in spaces}
-    assert lessons == {1, 2, 3, 4, 5, 7, 9}        # every lesson with exercises (6 and 8: to come)
+    assert lessons == {1, 2, 3, 4, 5, 7, 8, 9}     # every lesson with exercises (6: to come)
 
 
 def test_solution_notebook_functions_pass(capsys):
@@ -119,6 +119,12 @@ def test_solution_notebook_metadata_matches_registry():
                                 "task": False}
                 # self-contained (needs no editable cell), the check's value last, no hidden tests
                 assert cell.source == f'import cnnlab\ncnnlab.check("{ex.name}", {ex.function_name})'
+            elif meta.get("locked") and not meta.get("solution"):
+                # a read-only cell the student uses (lesson 8's layer under test): nbgrader
+                # restores it if changed; nothing in it is graded or cleared
+                assert meta == {"grade": False, "grade_id": meta["grade_id"], "locked": True,
+                                "schema_version": 3, "solution": False, "task": False}
+                assert meta["grade_id"] not in EXERCISES and "### BEGIN" not in cell.source
             else:
                 assert meta["solution"] is True and meta["locked"] is False
                 assert meta["grade_id"].endswith("-impl")
@@ -435,6 +441,117 @@ POOL_BWD_MISTAKES = {
 }
 
 
+def avg_bwd_student(dout, x, kernel_size, stride=None, count="window", accumulate=True):
+    kH, kW = _pair(kernel_size)
+    sH, sW = _pair(stride) if stride is not None else (kH, kW)
+    divide = {"window": kH * kW, "none": 1, "height": kH}[count]
+    dx = np.zeros_like(x)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            share = dout[:, :, i, j][:, :, None, None] / divide
+            if accumulate:
+                dx[:, :, i * sH:i * sH + kH, j * sW:j * sW + kW] += share
+            else:
+                dx[:, :, i * sH:i * sH + kH, j * sW:j * sW + kW] = share
+    return dx
+
+
+AVG_BWD_MISTAKES = {
+    "undivided": (lambda *a, **kw: avg_bwd_student(*a, **kw, count="none"),
+                  "not divided by the window size"),
+    "by height": (lambda *a, **kw: avg_bwd_student(*a, **kw, count="height"), "divided by the wrong count"),
+    "overwrite": (lambda *a, **kw: avg_bwd_student(*a, **kw, accumulate=False), "overwrite instead of add"),
+    "to the max": (lambda dout, x, kernel_size, stride=None:
+                   pool_bwd_student(dout, x, kernel_size, stride), "gradient sent to the maximum only"),
+    "pooled shape": (lambda dout, x, kernel_size, stride=None: dout.copy(), "wrong shape: expected"),
+}
+
+
+def layer8(x, w, b):
+    """tanh(x ⋆ w + b), written out (lesson 8's layer under test)."""
+    k = w.shape[0]
+    a = np.array([[np.sum(x[i:i + k, j:j + k] * w) for j in range(x.shape[1] - k + 1)]
+                  for i in range(x.shape[0] - k + 1)])
+    return np.tanh(a + b)
+
+
+def numgrads_student(x, w, b, dout, eps=1e-6, rule="centred", restore=True, use_dout=True):
+    def grad(f, v):
+        v = np.array(v, dtype=np.float64)
+        out = np.zeros_like(v)
+        for idx in np.ndindex(v.shape):
+            old = v[idx]
+            v[idx] = old + eps
+            plus = f(v)
+            v[idx] = old - eps if restore else v[idx] - 2 * eps
+            minus = f(v)
+            if restore:
+                v[idx] = old
+            if rule == "forward":
+                v2 = v.copy()
+                v2[idx] = old
+                out[idx] = (plus - f(v2)) / eps
+            else:
+                out[idx] = (plus - minus) / (2 * eps if rule == "centred" else eps)
+        return out
+
+    def loss(x_, w_, b_):
+        return np.sum(layer8(x_, w_, b_) * (dout if use_dout else 1))
+    return (grad(lambda v: loss(v, w, b), x), grad(lambda v: loss(x, v, b), w),
+            grad(lambda v: loss(x, w, v), np.array(b)))
+
+
+NUMGRAD_MISTAKES = {
+    "forward": (lambda *a, **kw: numgrads_student(*a, **kw, rule="forward"), "forward difference"),
+    "by eps": (lambda *a, **kw: numgrads_student(*a, **kw, rule="by eps"),
+               "divided by eps instead of 2*eps"),
+    "not restored": (lambda *a, **kw: numgrads_student(*a, **kw, restore=False),
+                     "the input is not restored"),
+    "no dout": (lambda *a, **kw: numgrads_student(*a, **kw, use_dout=False), "dout ignored"),
+    "two values": (lambda *a, **kw: numgrads_student(*a, **kw)[:2],
+                   "expected a tuple (dx, dw, db) of 3 arrays, got 2 values"),
+}
+
+
+def which_student(analytic, numeric, tol=1e-6, measure="relative"):
+    for name, a, n in zip(("dx", "dw", "db"), analytic, numeric):
+        a, n = np.asarray(a, dtype=float), np.asarray(n, dtype=float)
+        diff = np.abs(a - n)
+        err = diff.max() if measure == "absolute" else (diff / np.maximum(1e-8, np.abs(a) + np.abs(n))).max()
+        if err > tol:
+            return name
+    return "none"
+
+
+WHICH_MISTAKES = {
+    "absolute": (lambda *a, **kw: which_student(*a, **kw, measure="absolute"),
+                 "absolute instead of relative error"),
+    "always dw": (lambda *a, **kw: "dw", "expected 'none', got 'dw'"),
+    "index": (lambda *a, **kw: 1, "expected one of the names 'dx', 'dw', 'db', 'none'"),
+    "capitals": (lambda *a, **kw: which_student(*a, **kw).upper(), "returned 'DW'; the answer is one of"),
+}
+
+
+def test_lesson8_layer_in_the_notebook_is_the_checks_layer():
+    """The locked layer of solutions/08 computes what cnnlab.checks.lesson8 grades against."""
+    from cnnlab.checks import lesson8
+    spaces = _solution_namespaces()
+    _, ns = spaces["which_is_wrong"]
+    rng = np.random.default_rng(8)
+    for shape, k in [((4, 4), 2), ((6, 5), 3)]:
+        x, w, b = rng.normal(size=shape), rng.normal(size=(k, k)), 0.3
+        dout = rng.normal(size=(shape[0] - k + 1, shape[1] - k + 1))
+        assert np.allclose(ns["layer_forward"](x, w, b), lesson8.layer_forward(x, w, b))
+        assert np.allclose(ns["layer_forward"](x, w, b), layer8(x, w, b))
+        for got, want in zip(ns["layer_backward"](dout, x, w, b),
+                             lesson8.buggy_layer_backward(dout, x, w, b)):
+            assert np.allclose(got, want)
+        right = lesson8.layer_backward(dout, x, w, b)
+        numeric = lesson8.EXERCISES[0].reference(x, w, b, dout)
+        assert [lesson8.rel_error(a, n) < 1e-6 for a, n in zip(right, numeric)] == [True] * 3
+        assert lesson8.rel_error(ns["layer_backward"](dout, x, w, b)[1], numeric[1]) > 1e-2
+
+
 def lenet_student(x, params, softmax=False, relu_fc=True, pool="max", flatten="nchw",
                   pad1=2, transpose_fc=True):
     F = cnnlab.functional
@@ -468,6 +585,8 @@ ALL_MISTAKES = {
     "output_size": OUTPUT_SIZE_MISTAKES, "corr2d_strided": STRIDED_MISTAKES,
     "conv2d_forward": CONV_MISTAKES, "max_pool2d": MAX_POOL_MISTAKES, "avg_pool2d": AVG_POOL_MISTAKES,
     "conv2d_backward": CONV_BWD_MISTAKES, "max_pool2d_backward": POOL_BWD_MISTAKES,
+    "avg_pool2d_backward": AVG_BWD_MISTAKES, "numerical_gradients": NUMGRAD_MISTAKES,
+    "which_is_wrong": WHICH_MISTAKES,
     "lenet5_forward": LENET_MISTAKES,
 }
 PLANTED = [(name, label) for name, table in ALL_MISTAKES.items() for label in table]
@@ -541,6 +660,8 @@ def test_cases_are_deterministic():
             for u, v in zip(ca.args, cb.args):
                 if isinstance(u, dict):
                     assert all(np.array_equal(u[k], v[k]) for k in u)
+                elif isinstance(u, tuple):      # which_is_wrong: tuples (dx, dw, db)
+                    assert len(u) == len(v) and all(np.array_equal(p, q) for p, q in zip(u, v))
                 else:
                     assert np.array_equal(u, v)
 
@@ -563,6 +684,9 @@ def test_seeded_cases_for_the_grader(seed):
                     changed |= not np.array_equal(u, v)
                 elif isinstance(u, dict):
                     changed |= not all(np.array_equal(u[k], v[k]) for k in u)
+                elif isinstance(u, tuple):
+                    assert [np.shape(p) for p in u] == [np.shape(q) for q in v]
+                    changed |= not all(np.array_equal(p, q) for p, q in zip(u, v))
         assert changed, name
         label, (fn, _) = next(iter(ALL_MISTAKES[name].items()))
         outputs = {c.name: engine.call(fn, c) if label != "not implemented" else None for c in fresh}

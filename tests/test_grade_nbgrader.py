@@ -61,6 +61,10 @@ WRONG = {
     "conv2d_backward": ("db = dout.sum(axis=(0, 2, 3))",
                         "db = dout[0].sum(axis=(1, 2))"),                  # first image only
     "max_pool2d_backward": ("+= dout[:, :, i, j]", "= dout[:, :, i, j]"),  # overlaps overwritten
+    "avg_pool2d_backward": ("/ (kH * kW)", "/ kH"),                        # wrong count
+    "numerical_gradients": ("grad[idx] = (plus - minus) / (2 * eps)",
+                            "grad[idx] = (plus - minus) / eps"),           # eps, not 2*eps
+    "which_is_wrong": ("np.maximum(1e-8, np.abs(a) + np.abs(n))", "1.0"),  # absolute error
     "lenet5_forward": ('h = F.relu(F.linear(h, params["fc2.weight"], params["fc2.bias"]))',
                        'h = F.linear(h, params["fc2.weight"], params["fc2.bias"])'),   # no ReLU
 }

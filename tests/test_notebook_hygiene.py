@@ -37,6 +37,7 @@ EXPECTED_LESSONS = [
     "04_channels.ipynb",
     "05_pooling.ipynb",
     "07_backpropagation.ipynb",
+    "08_backprop_end_to_end.ipynb",
     "09_lenet5_mnist.ipynb",
 ]
 

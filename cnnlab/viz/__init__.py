@@ -15,4 +15,5 @@ from cnnlab.viz.stride import *  # noqa: F401,F403
 from cnnlab.viz.channels import *  # noqa: F401,F403
 from cnnlab.viz.pooling import *  # noqa: F401,F403
 from cnnlab.viz.backprop import *  # noqa: F401,F403
+from cnnlab.viz.sgd import *  # noqa: F401,F403
 from cnnlab.viz.training import *  # noqa: F401,F403
