@@ -13,6 +13,7 @@ import numpy as np
 __all__ = [
     "IMAGE_KERNELS", "KERNEL_NOTES", "SOBEL_X", "SOBEL_Y", "LAPLACIAN",
     "WORKED_X", "WORKED_K", "BACKPROP_X", "BACKPROP_W", "POOL_GRAD_X",
+    "FORWARD_X", "FORWARD_K", "FORWARD_W", "FORWARD_B",
     "CHANNEL_NAMES", "default_channel_weights", "default_feature_map",
 ]
 
@@ -73,7 +74,20 @@ POOL_GRAD_X = np.array(
      [7, 2, 1, 0, 8, 1],
      [3, 3, 0, 9, 2, 8],
      [1, 4, 5, 2, 1, 0]], dtype=np.float64)
-for _a in (WORKED_X, WORKED_K, BACKPROP_X, BACKPROP_W, POOL_GRAD_X):
+# Lesson 6: deck 004's complete forward pass by hand. The input is the deck's with I(1,1) = 15
+# (the deck prints 16 once, a typo: every computation in the deck uses 15); the 2x2 kernel is
+# the deck's. The deck gives no numbers for its dense layer: FORWARD_W (out, in), as PyTorch,
+# and FORWARD_B are the course's choice, round numbers giving the logits [0, 1].
+FORWARD_X = np.array(
+    [[10, 11, 3, 8],
+     [2, 15, 12, 19],
+     [7, 1, 18, 11],
+     [13, 4, 3, 14]], dtype=np.float64)
+FORWARD_K = np.array([[1, 0], [0, -1]], dtype=np.float64)
+FORWARD_W = np.array([[0.5, 0, -0.5, 0.25], [-0.25, 0.5, 0.25, 0]], dtype=np.float64)
+FORWARD_B = np.zeros(2)
+for _a in (WORKED_X, WORKED_K, BACKPROP_X, BACKPROP_W, POOL_GRAD_X, FORWARD_X, FORWARD_K,
+           FORWARD_W, FORWARD_B):
     _a.setflags(write=False)
 
 CHANNEL_NAMES = ("R", "G", "B")
