@@ -295,7 +295,8 @@ def _not_an_array(expected: np.ndarray, got, what: str) -> str | None:
                 f"(dtype {expected.dtype})")
     if got.dtype.kind == "f" and np.isnan(got).any() and not np.isnan(expected).any():
         return (f"{what} contains NaN (first at index {_first_index(np.isnan(got))}): "
-                f"an np.empty array never filled in, or a 0/0?")
+                f"an np.empty array never filled in, a 0/0, or an exp that overflowed "
+                f"(inf/inf)?")
     return None
 
 

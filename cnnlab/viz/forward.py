@@ -194,7 +194,7 @@ class ForwardView(View):
         super().__init__((width, height))
         top = [("x", 0.35), ("k", 2.75), ("s", 4.35), ("a", 6.55), ("p", 8.75)]
         bottom = [("f", 0.35), ("w", 3.0), ("z", 6.2), ("probs", 8.6)]
-        place = {n: (x0, 2.05) for n, x0 in top} | {n: (x0, 0.2) for n, x0 in bottom}
+        place = {n: (x0, 1.9) for n, x0 in top} | {n: (x0, 0.08) for n, x0 in bottom}
         self.grids, self.outlines = {}, {}
         for name, title, (h, w) in FORWARD_STAGES:
             c = self.WIDE.get(name, self.CELL)
@@ -203,7 +203,7 @@ class ForwardView(View):
             ax = self.figure.add_axes([x0 / width, y0 / height, w * c / width, h * c / height])
             grid = NumberGrid(ax, (h, w), cmap=SIGNED_CMAP, fontsize=10, decimals=4)
             self.grids[name] = grid
-            ax.set_title(title, fontsize=10)
+            ax.set_title(title, fontsize=10, pad=7)
             rects = [[outline_rect(ax, color=HILITE, lw=2.5, halo=True) for _ in range(w)]
                      for _ in range(h)]
             for i in range(h):
@@ -213,8 +213,8 @@ class ForwardView(View):
             self.outlines[name] = rects
             for artist in grid.artists:
                 self.dynamic(artist)
-        arrows = [(2.35, 2.97, "⋆"), (4.0, 2.97, "="), (6.05, 2.97, "→"), (8.25, 2.97, "→"),
-                  (2.5, 0.76, "→"), (5.7, 0.76, "→"), (8.05, 0.76, "→")]
+        arrows = [(2.35, 2.82, "⋆"), (4.0, 2.82, "="), (6.05, 2.82, "→"), (8.25, 2.82, "→"),
+                  (2.5, 0.64, "→"), (5.7, 0.64, "→"), (8.05, 0.64, "→")]
         for xi, yi, s in arrows:
             self.text(xi / width, yi / height, s, fontsize=16, ha="center", va="center")
 
