@@ -103,3 +103,23 @@ def test_static_figures_draw():
     assert np.array_equal(facts.derivatives["relu"], (facts.x > 0).astype(float))
     assert facts.derivatives["sigmoid"].max() == pytest.approx(0.25)
     assert V.static_activations().axes
+
+
+def _pixels(png):
+    import io
+
+    from PIL import Image
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGBA")).astype(int)
+
+
+def test_the_frame_shows_what_a_full_draw_shows():
+    """The app redraws only its registered artists; the outlines must still be on top of the
+    cells (a cell drawn after its outline would hide it)."""
+    app = forward_pass_explorer()
+    for name, value in [("row", 3), ("value", 10), ("target", "kernel"), ("value", -2),
+                        ("col", 1)]:
+        getattr(app, name).value = value
+        shown, full = _pixels(app.image.value), _pixels(V.figure_png(app.figure))
+        assert shown.shape == full.shape
+        differ = np.abs(shown - full).max(axis=-1) > 8      # antialiasing of a few edge pixels
+        assert differ.mean() < 1e-3, (name, value, differ.mean())

@@ -204,6 +204,8 @@ class ForwardView(View):
             grid = NumberGrid(ax, (h, w), cmap=SIGNED_CMAP, fontsize=10, decimals=4)
             self.grids[name] = grid
             ax.set_title(title, fontsize=10, pad=7)
+            for artist in grid.artists:          # drawn first: the outlines go on top
+                self.dynamic(artist)
             rects = [[outline_rect(ax, color=HILITE, lw=2.5, halo=True) for _ in range(w)]
                      for _ in range(h)]
             for i in range(h):
@@ -211,8 +213,6 @@ class ForwardView(View):
                     grid.outline(rects[i][j], i, j)
                     self.dynamic(rects[i][j])
             self.outlines[name] = rects
-            for artist in grid.artists:
-                self.dynamic(artist)
         arrows = [(2.35, 2.82, "⋆"), (4.0, 2.82, "="), (6.05, 2.82, "→"), (8.25, 2.82, "→"),
                   (2.5, 0.64, "→"), (5.7, 0.64, "→"), (8.05, 0.64, "→")]
         for xi, yi, s in arrows:
