@@ -46,6 +46,7 @@ LESSON_NAMES = [
     "03_stride_padding_dilation",
     "04_channels",
     "05_pooling",
+    "06_activations_forward",
     "07_backpropagation",
     "08_backprop_end_to_end",
     "09_lenet5_mnist",

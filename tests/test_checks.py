@@ -92,7 +92,7 @@ def test_every_exercise_has_a_solution_notebook_cell():
     spaces = _solution_namespaces()
     assert sorted(spaces) == sorted(EXERCISES)
     lessons = {EXERCISES[name].lesson for name in spaces}
-    assert lessons == {1, 2, 3, 4, 5, 7, 8, 9}     # every lesson with exercises (6: to come)
+    assert lessons == set(range(1, 10))            # every lesson has exercises
 
 
 def test_solution_notebook_functions_pass(capsys):
@@ -552,6 +552,49 @@ def test_lesson8_layer_in_the_notebook_is_the_checks_layer():
         assert lesson8.rel_error(ns["layer_backward"](dout, x, w, b)[1], numeric[1]) > 1e-2
 
 
+def _relu_inplace(x):
+    x[x < 0] = 0                 # changes the caller's array: the check cannot see it (a copy)
+    return x
+
+
+RELU_FWD_MISTAKES = {
+    "np.max": (lambda x: np.max(x, 0), "np.max(x, 0) is the largest value along axis 0"),
+    "mask": (lambda x: x > 0, "the mask returned"),
+    "abs": (lambda x: np.abs(x), "negative values flipped, not zeroed"),
+    "minimum": (lambda x: np.minimum(x, 0), "minimum instead of maximum"),
+    "leaky": (lambda x: np.where(x > 0, x, 0.01 * x), "a slope for negative inputs (leaky ReLU)"),
+    "float64": (lambda x: np.maximum(x, 0).astype(np.float64), "wrong dtype: expected float32"),
+}
+
+RELU_BWD_MISTAKES = {
+    ">=": (lambda dout, x: dout * (x >= 0), "gradient passed at x = 0 (>= instead of >)"),
+    "mask": (lambda dout, x: (x > 0).astype(x.dtype), "the mask returned, not dout times the mask"),
+    "bool mask": (lambda dout, x: x > 0, "the mask returned, not dout times the mask"),
+    "dout mask": (lambda dout, x: dout * (dout > 0), "mask taken from dout instead of x"),
+    "identity": (lambda dout, x: dout, "the derivative ignored"),
+    "inverted": (lambda dout, x: dout * (x <= 0), "mask inverted"),
+    "relu(x)": (lambda dout, x: dout * np.maximum(x, 0), "multiplied by relu(x) instead of its derivative"),
+}
+
+
+def _softmax_student(z, axis=1, shift=True, exp=True, normalise=True):
+    e = np.exp(z - z.max(axis=1, keepdims=True)) if shift else np.exp(z)
+    e = e if exp else z
+    if not normalise:
+        return e
+    return e / (e.sum() if axis is None else e.sum(axis=axis, keepdims=True))
+
+
+SOFTMAX_MISTAKES = {
+    "no max": (lambda z: _softmax_student(z, shift=False), "an exp that overflowed (inf/inf)"),
+    "axis 0": (lambda z: _softmax_student(z, axis=0), "normalised over the wrong axis"),
+    "whole batch": (lambda z: _softmax_student(z, axis=None), "normalised over the whole batch"),
+    "no exp": (lambda z: _softmax_student(z, exp=False), "the exponential missing"),
+    "not normalised": (lambda z: _softmax_student(z, shift=False, normalise=False),
+                       "exp(z) returned, not normalised"),
+}
+
+
 def lenet_student(x, params, softmax=False, relu_fc=True, pool="max", flatten="nchw",
                   pad1=2, transpose_fc=True):
     F = cnnlab.functional
@@ -584,6 +627,8 @@ ALL_MISTAKES = {
     "corr2d": CORR2D_MISTAKES, "correlate_same": SAME_MISTAKES, "sobel_magnitude": SOBEL_MISTAKES,
     "output_size": OUTPUT_SIZE_MISTAKES, "corr2d_strided": STRIDED_MISTAKES,
     "conv2d_forward": CONV_MISTAKES, "max_pool2d": MAX_POOL_MISTAKES, "avg_pool2d": AVG_POOL_MISTAKES,
+    "relu_forward": RELU_FWD_MISTAKES, "relu_backward": RELU_BWD_MISTAKES,
+    "softmax": SOFTMAX_MISTAKES,
     "conv2d_backward": CONV_BWD_MISTAKES, "max_pool2d_backward": POOL_BWD_MISTAKES,
     "avg_pool2d_backward": AVG_BWD_MISTAKES, "numerical_gradients": NUMGRAD_MISTAKES,
     "which_is_wrong": WHICH_MISTAKES,
@@ -610,6 +655,15 @@ def test_planted_mistake_fails_with_the_right_diagnosis(capsys, name, label):
     assert failing, text           # says WHICH case failed
     if label != "not implemented":
         assert text.count("✓") + text.count("✗") >= result.n_cases   # one line per case
+
+
+def test_relu_forward_in_place_passes_the_check_but_not_the_try_cell(capsys):
+    """The check gives the function copies, so an in-place ReLU earns its point; the solution
+    notebook's try cell is what catches it (it compares x before and after)."""
+    assert run(capsys, "relu_forward", _relu_inplace)[0]
+    x = np.array([-1.0, 2.0])
+    _relu_inplace(x)
+    assert x.tolist() == [0, 2]          # what the try cell's assertion detects
 
 
 def test_failure_text_names_the_case_and_the_cause(capsys):

@@ -58,6 +58,9 @@ WRONG = {
     "max_pool2d": ("sH, sW = pair(stride) if stride is not None else (kH, kW)",
                    "sH, sW = kH, kW"),                                     # stride ignored
     "avg_pool2d": (".mean(axis=(2, 3))", ".sum(axis=(2, 3))"),             # sum pooling
+    "relu_forward": ("return np.maximum(x, 0)", "return np.max(x, 0)"),   # max along axis 0
+    "relu_backward": ("return dout * (x > 0)", "return dout * (x >= 0)"),  # gradient at x = 0
+    "softmax": ("np.exp(z - z.max(axis=1, keepdims=True))", "np.exp(z)"),  # overflows
     "conv2d_backward": ("db = dout.sum(axis=(0, 2, 3))",
                         "db = dout[0].sum(axis=(1, 2))"),                  # first image only
     "max_pool2d_backward": ("+= dout[:, :, i, j]", "= dout[:, :, i, j]"),  # overlaps overwritten

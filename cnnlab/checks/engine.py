@@ -294,8 +294,8 @@ def _not_an_array(expected: np.ndarray, got, what: str) -> str | None:
         return (f"{what} has dtype {got.dtype}; expected numbers "
                 f"(dtype {expected.dtype})")
     if got.dtype.kind == "f" and np.isnan(got).any() and not np.isnan(expected).any():
-        return (f"{what} contains NaN (first at index {_first_index(np.isnan(got))}): "
-                f"an np.empty array never filled in, or a 0/0?")
+        return (f"{what} contains NaN (first at index {_first_index(np.isnan(got))}): an "
+                f"np.empty array never filled in, a 0/0, or an exp that overflowed (inf/inf)?")
     return None
 
 

@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 
 from cnnlab import functional as F
 from cnnlab import kernels
+from cnnlab.viz.forward import deck004_stages
 from cnnlab.viz.render import View
 from cnnlab.viz.style import HISTORY_COLOURS, format_number
 
@@ -32,12 +33,11 @@ def _params():
 
 
 def deck004_forward(K, b, W, bd):
-    """(S, A, P, f, z) of deck 004's network for these parameters (a batch of one, NCHW)."""
-    S = F.conv2d(kernels.DECK004_INPUT[None, None], np.asarray(K)[None, None], np.array([b]))
-    A = F.relu(S)
-    P = F.max_pool2d(A, 2, stride=1)
-    f = F.flatten(P)
-    return S, A, P, f, F.linear(f, W, bd)
+    """(S, A, P, f, z) of deck 004's network for these parameters, NCHW with a batch of one
+    (``viz.forward.deck004_stages`` computes them)."""
+    st = deck004_stages(kernels.DECK004_INPUT, K, W, bd, conv_bias=b)
+    return (st["s"][None, None], st["a"][None, None], st["p"][None, None], st["f"][None],
+            st["z"][None])
 
 
 def _loss(z) -> float:
