@@ -623,6 +623,83 @@ LENET_MISTAKES = {
     "W not transposed": (lambda x, p: lenet_student(x, p, transpose_fc=False), "raised ValueError"),
 }
 
+
+def capstone_student(params, x, y, lr, naive_softmax=False, loss_sum=False, sign=1.0, bias=True,
+                     relu_grad=True):
+    """A student's train_step of the capstone, in NumPy (loops over the kernel taps), with
+    planted mistakes."""
+    w, b, wf, bf = (params[k] for k in ("conv.weight", "conv.bias", "fc.weight", "fc.bias"))
+    n, (f, c, kh, kw) = len(x), w.shape
+    oh, ow = x.shape[2] - kh + 1, x.shape[3] - kw + 1
+    a = np.zeros((n, f, oh, ow)) + b[:, None, None]
+    for i in range(kh):
+        for j in range(kw):
+            a += np.einsum("nchw,fc->nfhw", x[:, :, i:i + oh, j:j + ow], w[:, :, i, j])
+    h = np.maximum(a, 0)
+    win = h.reshape(n, f, oh // 2, 2, ow // 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(n, f, oh // 2, ow // 2, 4)
+    p = win.max(axis=-1)
+    flat = p.reshape(n, -1)
+    z = flat @ wf.T + bf
+    e = np.exp(z if naive_softmax else z - z.max(axis=1, keepdims=True))
+    prob = e / e.sum(axis=1, keepdims=True)
+    div = 1 if loss_sum else n
+    loss = -np.sum(y * np.log(prob)) / div
+    dz = (prob - y) / div
+    dwf, dbf, dflat = dz.T @ flat, dz.sum(axis=0), dz @ wf
+    mask = np.zeros_like(win)
+    np.put_along_axis(mask, win.argmax(axis=-1)[..., None], 1, axis=-1)
+    dh = (mask * dflat.reshape(p.shape)[..., None]).reshape(n, f, oh // 2, ow // 2, 2, 2)
+    dh = dh.transpose(0, 1, 2, 4, 3, 5).reshape(h.shape)
+    da = dh * (a > 0) if relu_grad else dh
+    dw = np.zeros_like(w)
+    for i in range(kh):
+        for j in range(kw):
+            dw[:, :, i, j] = np.einsum("nfhw,nchw->fc", da, x[:, :, i:i + oh, j:j + ow])
+    grads = {"conv.weight": dw, "conv.bias": da.sum(axis=(0, 2, 3)) * bias,
+             "fc.weight": dwf, "fc.bias": dbf * bias}
+    return float(loss), {k: (v - sign * lr * grads[k]).astype(v.dtype) for k, v in params.items()}
+
+
+def _capstone(**mistake):
+    return lambda params, x, y, lr: capstone_student(params, x, y, lr, **mistake)
+
+
+STEP_MISTAKES = {
+    "not implemented": (_not_implemented, "not implemented yet"),
+    "softmax overflow": (_capstone(naive_softmax=True), "exp() of large logits overflowed"),
+    "loss summed": (_capstone(loss_sum=True), "loss summed, not averaged over the batch"),
+    "lr sign": (_capstone(sign=-1.0), "step taken uphill (learning-rate sign)"),
+    "no bias gradient": (_capstone(bias=False), "bias gradients forgotten"),
+    "no relu gradient": (_capstone(relu_grad=False), "ReLU gradient missing"),
+    "params only": (lambda params, x, y, lr: capstone_student(params, x, y, lr)[1],
+                    "expected (loss, new_params)"),
+}
+
+
+def _learns_once():
+    """Right on the first step, then the weights never change again."""
+    calls = []
+
+    def train_step(params, x, y, lr):
+        calls.append(1)
+        loss, new = capstone_student(params, x, y, lr)
+        return loss, (new if len(calls) == 1 else params)
+    return train_step
+
+
+def _hardcoded(params, x, y, lr):
+    """Ignores its input: returns fixed weights (a student pasting weights trained elsewhere)."""
+    return 0.1, {k: np.full_like(v, 0.01) for k, v in params.items()}
+
+
+TRAIN_MISTAKES = {
+    "not implemented": (_not_implemented, "not implemented yet"),
+    "lr sign": (_capstone(sign=-1.0), "the first step of the training run is not the SGD step"),
+    "hardcoded weights": (_hardcoded, "the first step of the training run is not the SGD step"),
+    "learns once": (_learns_once(), "below 85%"),
+    "loss only": (lambda params, x, y, lr: 0.5, "train_step should return (loss, new_params)"),
+}
+
 ALL_MISTAKES = {
     "corr2d": CORR2D_MISTAKES, "correlate_same": SAME_MISTAKES, "sobel_magnitude": SOBEL_MISTAKES,
     "output_size": OUTPUT_SIZE_MISTAKES, "corr2d_strided": STRIDED_MISTAKES,
@@ -632,7 +709,8 @@ ALL_MISTAKES = {
     "conv2d_backward": CONV_BWD_MISTAKES, "max_pool2d_backward": POOL_BWD_MISTAKES,
     "avg_pool2d_backward": AVG_BWD_MISTAKES, "numerical_gradients": NUMGRAD_MISTAKES,
     "which_is_wrong": WHICH_MISTAKES,
-    "lenet5_forward": LENET_MISTAKES,
+    "lenet5_forward": LENET_MISTAKES, "capstone_step": STEP_MISTAKES,
+    "capstone_train": TRAIN_MISTAKES,
 }
 PLANTED = [(name, label) for name, table in ALL_MISTAKES.items() for label in table]
 
