@@ -47,6 +47,7 @@ def _pair(v):
 
 NAIVE = {
     "corr2d": reference.correlate2d_naive,
+    "conv2d_true": lambda x, k: reference.correlate2d_naive(x, k[::-1, ::-1]),
     "corr2d_strided": lambda x, k, stride=1, padding=0, dilation=1: reference.conv2d_naive(
         x[None, None], k[None, None], stride=stride, padding=padding, dilation=dilation)[0, 0],
     "conv2d_forward": lambda x, w, b, stride=1, padding=0: reference.conv2d_naive(
@@ -180,6 +181,25 @@ CORR2D_MISTAKES = {
     "list": (lambda x, k: corr2d_student(x, k).tolist(), "return a NumPy array"),
     "no return": (lambda x, k: None, "forget the `return`"),
     "not implemented": (_not_implemented, "not implemented yet: replace `raise NotImplementedError()`"),
+}
+
+
+def conv_true_student(x, k, flip="both", mode="valid"):
+    """A loop true convolution with optional, deliberate mistakes in the flip or the mode."""
+    k = {"both": k[::-1, ::-1], "none": k, "rows": k[::-1, :], "cols": k[:, ::-1], "T": k.T}[flip]
+    if mode == "full":
+        x = np.pad(x, ((k.shape[0] - 1,) * 2, (k.shape[1] - 1,) * 2))
+    return corr2d_student(x, k)
+
+
+CONV_TRUE_MISTAKES = {
+    "not flipped": (lambda x, k: conv_true_student(x, k, flip="none"), "kernel not flipped: that is "
+                    "the CROSS-CORRELATION"),
+    "rows only": (lambda x, k: conv_true_student(x, k, flip="rows"), "kernel flipped along one axis only"),
+    "columns only": (lambda x, k: conv_true_student(x, k, flip="cols"), "kernel flipped along one axis only"),
+    "transposed": (lambda x, k: conv_true_student(x, k, flip="T"), "kernel transposed instead of rotated"),
+    "full mode": (lambda x, k: conv_true_student(x, k, mode="full"), "zero padding used ('full' mode)"),
+    "float64 always": (lambda x, k: conv_true_student(x, k).astype(np.float64), "wrong dtype"),
 }
 
 
@@ -464,7 +484,7 @@ LENET_MISTAKES = {
 }
 
 ALL_MISTAKES = {
-    "corr2d": CORR2D_MISTAKES, "correlate_same": SAME_MISTAKES, "sobel_magnitude": SOBEL_MISTAKES,
+    "corr2d": CORR2D_MISTAKES, "conv2d_true": CONV_TRUE_MISTAKES, "correlate_same": SAME_MISTAKES, "sobel_magnitude": SOBEL_MISTAKES,
     "output_size": OUTPUT_SIZE_MISTAKES, "corr2d_strided": STRIDED_MISTAKES,
     "conv2d_forward": CONV_MISTAKES, "max_pool2d": MAX_POOL_MISTAKES, "avg_pool2d": AVG_POOL_MISTAKES,
     "conv2d_backward": CONV_BWD_MISTAKES, "max_pool2d_backward": POOL_BWD_MISTAKES,

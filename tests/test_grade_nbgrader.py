@@ -48,6 +48,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 WRONG = {
     "corr2d": ("np.sum(x[i:i + kH, j:j + kW] * k)",
                "np.sum(x[i:i + kH, j:j + kW] * k[::-1, ::-1])"),          # a convolution
+    "conv2d_true": ("k_rot = k[::-1, ::-1]", "k_rot = k[::-1, :]"),          # one axis flipped
     "correlate_same": ("out = np.zeros((H, W), dtype=image.dtype)",
                        "out = np.zeros((H, W))"),                          # float32 lost
     "sobel_magnitude": ("np.sqrt(gx ** 2 + gy ** 2)", "np.abs(gx) + np.abs(gy)"),
