@@ -418,6 +418,30 @@ CONV_BWD_MISTAKES = {
 }
 
 
+def count_student(c_in, c_out, k, h, w, stride=1, padding=0, bias=1, in_size=False, ci=True,
+                  mult_bias=0, pad_sides=2, floor=True):
+    """A layer count with optional, deliberate mistakes."""
+    def size(n):
+        top = n + pad_sides * padding - k
+        return (top // stride if floor else -(-top // stride)) + 1
+    oh, ow = size(h), size(w)
+    c = c_in if ci else 1
+    params = (k * k * c + bias) * c_out
+    mults = (h * w if in_size else oh * ow) * c_out * (k * k * c + mult_bias)
+    return np.array([params, mults, oh, ow])
+
+
+COUNT_MISTAKES = {
+    "no bias": (lambda *a: count_student(*a, bias=0), "bias forgotten"),
+    "no C_in": (lambda *a: count_student(*a, ci=False), "C_in forgotten"),
+    "input size": (lambda *a: count_student(*a, in_size=True), "input size used instead of the output size"),
+    "bias multiplied": (lambda *a: count_student(*a, mult_bias=1), "bias counted as a multiplication"),
+    "padding once": (lambda *a: count_student(*a, pad_sides=1), "padding counted once"),
+    "ceil": (lambda *a: count_student(*a, floor=False), "ceil instead of floor"),
+    "tuple": (lambda *a: tuple(count_student(*a).tolist()), "return a NumPy array"),
+}
+
+
 def pool_bwd_student(dout, x, kernel_size, stride=None, rule="first", accumulate=True):
     kH, kW = _pair(kernel_size)
     sH, sW = _pair(stride) if stride is not None else (kH, kW)
@@ -486,7 +510,7 @@ LENET_MISTAKES = {
 ALL_MISTAKES = {
     "corr2d": CORR2D_MISTAKES, "conv2d_true": CONV_TRUE_MISTAKES, "correlate_same": SAME_MISTAKES, "sobel_magnitude": SOBEL_MISTAKES,
     "output_size": OUTPUT_SIZE_MISTAKES, "corr2d_strided": STRIDED_MISTAKES,
-    "conv2d_forward": CONV_MISTAKES, "max_pool2d": MAX_POOL_MISTAKES, "avg_pool2d": AVG_POOL_MISTAKES,
+    "conv2d_forward": CONV_MISTAKES, "count_conv": COUNT_MISTAKES, "max_pool2d": MAX_POOL_MISTAKES, "avg_pool2d": AVG_POOL_MISTAKES,
     "conv2d_backward": CONV_BWD_MISTAKES, "max_pool2d_backward": POOL_BWD_MISTAKES,
     "lenet5_forward": LENET_MISTAKES,
 }
@@ -574,7 +598,7 @@ def test_seeded_cases_for_the_grader(seed):
         assert [c.name.split(":")[0] for c in base] == [c.name.split(":")[0] for c in fresh]
         assert [c.name for c in base if c.name.startswith("fixed")] == \
             [c.name for c in fresh if c.name.startswith("fixed")]
-        changed = name == "output_size" and [c.args for c in base] != [c.args for c in fresh]
+        changed = name in ("output_size", "count_conv") and [c.args for c in base] != [c.args for c in fresh]
         for b, f in zip(base, fresh):
             assert ex.diagnose(f, ex.reference(*f.args, **f.kwargs)) is None, (name, f.name)
             for u, v in zip(b.args, f.args):

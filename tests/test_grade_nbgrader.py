@@ -56,6 +56,8 @@ WRONG = {
     "corr2d_strided": ("xp[padding:padding + H, padding:padding + W] = x",
                        "xp[:H, :W] = x"),                                  # padding on one side
     "conv2d_forward": (", axes=([1, 2, 3], [1, 2, 3])) + b", ", axes=([1, 2, 3], [1, 2, 3]))"),
+    "count_conv": ("parameters = (k * k * c_in + 1) * c_out",
+                   "parameters = k * k * c_in * c_out"),                 # bias forgotten
     "max_pool2d": ("sH, sW = pair(stride) if stride is not None else (kH, kW)",
                    "sH, sW = kH, kW"),                                     # stride ignored
     "avg_pool2d": (".mean(axis=(2, 3))", ".sum(axis=(2, 3))"),             # sum pooling
