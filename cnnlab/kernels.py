@@ -14,6 +14,8 @@ __all__ = [
     "IMAGE_KERNELS", "KERNEL_NOTES", "SOBEL_X", "SOBEL_Y", "LAPLACIAN",
     "WORKED_X", "WORKED_K", "DECK000_X", "DECK000_K", "DECK001_GRID", "DECK002_SOBEL_I",
     "CS231N_X", "CS231N_W", "CS231N_B", "DECK003_POOL_QUIZ", "BACKPROP_X", "BACKPROP_W", "POOL_GRAD_X",
+    "DECK004_INPUT", "DECK004_KERNEL", "DECK004_BIAS", "DECK004_DENSE_WEIGHT",
+    "DECK004_DENSE_BIAS", "DECK004_LABEL",
     "CHANNEL_NAMES", "default_channel_weights", "default_feature_map",
 ]
 
@@ -101,8 +103,24 @@ POOL_GRAD_X = np.array(
      [7, 2, 1, 0, 8, 1],
      [3, 3, 0, 9, 2, 8],
      [1, 4, 5, 2, 1, 0]], dtype=np.float64)
+
+# Deck 004's complete forward pass (lessons 6 and 8): 4x4 input, 2x2 kernel, no bias, ReLU,
+# 2x2 max pooling with stride 1, flatten, a dense layer with 2 outputs, softmax. I[1, 1] is 15:
+# the deck prints 16 once (its line 20), but computes with 15 everywhere else. The deck gives no
+# numbers for the dense layer; these round ones are the course's choice (PyTorch's (out, in)).
+DECK004_INPUT = np.array(
+    [[10, 11, 3, 8],
+     [2, 15, 12, 19],
+     [7, 1, 18, 11],
+     [13, 4, 3, 14]], dtype=np.float64)
+DECK004_KERNEL = np.array([[1, 0], [0, -1]], dtype=np.float64)
+DECK004_BIAS = 0.0
+DECK004_DENSE_WEIGHT = np.array([[0.5, 0.0, -0.5, 0.25], [-0.25, 0.5, 0.25, 0.0]])
+DECK004_DENSE_BIAS = np.zeros(2)
+DECK004_LABEL = 0
 for _a in (WORKED_X, WORKED_K, DECK000_X, DECK000_K, DECK001_GRID, DECK002_SOBEL_I, CS231N_X,
-           CS231N_W, CS231N_B, DECK003_POOL_QUIZ, BACKPROP_X, BACKPROP_W, POOL_GRAD_X):
+           CS231N_W, CS231N_B, DECK003_POOL_QUIZ, BACKPROP_X, BACKPROP_W, POOL_GRAD_X,
+           DECK004_INPUT, DECK004_KERNEL, DECK004_DENSE_WEIGHT, DECK004_DENSE_BIAS):
     _a.setflags(write=False)
 
 CHANNEL_NAMES = ("R", "G", "B")

@@ -46,7 +46,9 @@ LESSON_NAMES = [
     "03_stride_padding_dilation",
     "04_channels",
     "05_pooling",
+    "06_activations_forward",
     "07_backpropagation",
+    "08_backprop_end_to_end",
     "09_lenet5_mnist",
 ]
 
@@ -754,7 +756,9 @@ def _first_visible(locator):
     return None
 
 
-def _wait_for_figure_change(page, cell_index: int, before: dict, timeout_s: float) -> dict | None:
+def wait_for_figure_change(page, cell_index: int, before: dict, timeout_s: float) -> dict | None:
+    """The cell's figure signature once it differs from ``before`` (and has settled), or None
+    after ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         page.wait_for_timeout(150)
@@ -783,7 +787,7 @@ def operate_control_and_watch(page, cell_index: int, timeout_s: float = 20.0) ->
             t0 = time.perf_counter()
             handle.focus()
             page.keyboard.press(key)
-            after = _wait_for_figure_change(page, cell_index, before, wait)
+            after = wait_for_figure_change(page, cell_index, before, wait)
             if after:
                 return ControlMove(cell_index, True, "slider", label, key, time.perf_counter() - t0, before, after)
             wait = min(wait, 8.0)
@@ -799,7 +803,7 @@ def operate_control_and_watch(page, cell_index: int, timeout_s: float = 20.0) ->
             target = (current + 1) % len(options)
             t0 = time.perf_counter()
             select.select_option(index=target)
-            after = _wait_for_figure_change(page, cell_index, before, timeout_s)
+            after = wait_for_figure_change(page, cell_index, before, timeout_s)
             return ControlMove(cell_index, bool(after), "dropdown", label, f"option {target}",
                                time.perf_counter() - t0 if after else 0.0, before, after or figure_signature(page, cell_index))
 
@@ -809,7 +813,7 @@ def operate_control_and_watch(page, cell_index: int, timeout_s: float = 20.0) ->
         text = button.inner_text()
         t0 = time.perf_counter()
         button.click()
-        after = _wait_for_figure_change(page, cell_index, before, timeout_s)
+        after = wait_for_figure_change(page, cell_index, before, timeout_s)
         return ControlMove(cell_index, bool(after), "toggle", label, f"click {text!r}",
                            time.perf_counter() - t0 if after else 0.0, before, after or figure_signature(page, cell_index))
 

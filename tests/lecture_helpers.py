@@ -186,17 +186,6 @@ def figure(page, cell: int) -> dict:
     return bh.figure_signature(page, cell)
 
 
-def wait_figure_change(page, cell: int, before: dict, timeout_s: float) -> dict | None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        page.wait_for_timeout(150)
-        after = figure(page, cell)
-        if after["sig"] and after["sig"] != before["sig"] and after["n"] >= before["n"]:
-            page.wait_for_timeout(300)   # the redraw settles
-            return figure(page, cell)
-    return None
-
-
 def _visible_nth(locator):
     for i in range(locator.count()):
         item = locator.nth(i)
@@ -217,7 +206,7 @@ def slider_by_keyboard(page, cell: int, timeout_s: float = 15.0) -> dict:
         t0 = time.perf_counter()
         handle.focus()
         page.keyboard.press(key)
-        after = wait_figure_change(page, cell, before, timeout_s)
+        after = bh.wait_for_figure_change(page, cell, before, timeout_s)
         if after:
             return {"cell": cell, "how": "keyboard", "control": "slider", "key": key, "changed": True,
                     "s": round(time.perf_counter() - t0, 2), "slide_moved": deck_state(page)["visible"] != slide}
@@ -243,7 +232,7 @@ def slider_by_mouse(page, cell: int, timeout_s: float = 15.0) -> dict:
         page.mouse.move((x + target) / 2, y, steps=4)
         page.mouse.move(target, y, steps=4)
         page.mouse.up()
-        after = wait_figure_change(page, cell, before, timeout_s)
+        after = bh.wait_for_figure_change(page, cell, before, timeout_s)
         if after:
             return {"cell": cell, "how": "mouse", "control": "slider", "dx": round(target - x), "changed": True,
                     "s": round(time.perf_counter() - t0, 2), "slide_moved": deck_state(page)["visible"] != slide}
@@ -266,7 +255,7 @@ def number_box_by_keyboard(page, cell: int, timeout_s: float = 15.0) -> dict:
     page.keyboard.press("Control+A")
     page.keyboard.type("3" if old.strip() not in ("3", "3.0") else "2")
     page.keyboard.press("Enter")
-    after = wait_figure_change(page, cell, before, timeout_s)
+    after = bh.wait_for_figure_change(page, cell, before, timeout_s)
     return {"cell": cell, "how": "keyboard", "control": "number box", "changed": bool(after),
             "s": round(time.perf_counter() - t0, 2), "slide_moved": deck_state(page)["visible"] != slide}
 
@@ -283,7 +272,7 @@ def toggle_by_mouse(page, cell: int, timeout_s: float = 10.0) -> dict:
         before, t0 = figure(page, cell), time.perf_counter()
         tried.append(button.inner_text())
         button.click()
-        if wait_figure_change(page, cell, before, timeout_s):
+        if bh.wait_for_figure_change(page, cell, before, timeout_s):
             return {"cell": cell, "how": "mouse", "control": "toggle", "clicked": tried, "changed": True,
                     "s": round(time.perf_counter() - t0, 2), "slide_moved": deck_state(page)["visible"] != slide}
     return {"cell": cell, "how": "mouse", "control": "toggle", "clicked": tried, "changed": False,

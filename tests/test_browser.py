@@ -131,6 +131,13 @@ def page_and_problems(browser):
     ctx.close()
 
 
+def _open_lesson(page, lab, name: str, workspace: str) -> None:
+    """Open lesson ``name`` in a JupyterLab workspace of its own and wait for its kernel."""
+    page.goto(lab.url(f"/lab/workspaces/{workspace}/tree/{name}.ipynb", reset=None))
+    bh.wait_for_notebook(page, f"{name}.ipynb")
+    bh.wait_for_kernel_idle(page, timeout_s=90)
+
+
 def _lesson_or_skip(served: Path, name: str) -> Path:
     path = served / f"{name}.ipynb"
     if not path.exists():
@@ -146,17 +153,14 @@ def test_lesson_runs_and_its_widgets_work(name, served, lab, page_and_problems):
     _lesson_or_skip(served, name)
     page, problems = page_and_problems
     shots = bh.artifacts_dir(name)
-    for pattern in ("cell*.png", "lesson_after_run_*.png", "failed.png", "slides_widget.png", "report.json"):
+    for pattern in ("cell*.png", "lesson_after_run_*.png", "failed.png", "report.json"):
         for old in shots.glob(pattern):
             old.unlink()
     report: dict = {"lesson": name}
     failures: list[str] = []  # everything a student would see go wrong; asserted at the end
     t_start = time.perf_counter()
 
-    # Open the lesson in a fresh workspace of its own.
-    page.goto(lab.url(f"/lab/workspaces/{name}/tree/{name}.ipynb", reset=None))
-    bh.wait_for_notebook(page, f"{name}.ipynb")
-    bh.wait_for_kernel_idle(page, timeout_s=90)
+    _open_lesson(page, lab, name, name)
     report["open_s"] = round(time.perf_counter() - t_start, 1)
 
     try:
@@ -338,9 +342,7 @@ def test_lesson_presents_as_a_lecture(name, served, lab, lecture_page):
     report: dict = {"lesson": name, "views": []}
     failures: list[str] = []
     t_start = time.perf_counter()
-    page.goto(lab.url(f"/lab/workspaces/lecture-{name}/tree/{name}.ipynb", reset=None))
-    bh.wait_for_notebook(page, f"{name}.ipynb")
-    bh.wait_for_kernel_idle(page, timeout_s=90)
+    _open_lesson(page, lab, name, f"lecture-{name}")
     presenting = False
     try:
         run = bh.run_all_cells(page, timeout_s=LESSON_TIMEOUT_S)
@@ -413,9 +415,7 @@ def test_a_second_window_shows_the_speaker_notes_and_drives_the_slides(served, l
         pytest.skip("no lesson in notebooks/ yet")
     name = present[0]
     projector, problems = lecture_page
-    projector.goto(lab.url(f"/lab/workspaces/projector-{name}/tree/{name}.ipynb", reset=None))
-    bh.wait_for_notebook(projector, f"{name}.ipynb")
-    bh.wait_for_kernel_idle(projector, timeout_s=90)
+    _open_lesson(projector, lab, name, f"projector-{name}")
     presenting = False
     try:
         run = bh.run_all_cells(projector, timeout_s=LESSON_TIMEOUT_S)
@@ -427,9 +427,7 @@ def test_a_second_window_shows_the_speaker_notes_and_drives_the_slides(served, l
         screen = projector.context.new_page()
         screen.set_default_timeout(60_000)
         bh.watch_page(screen, problems)
-        screen.goto(lab.url(f"/lab/workspaces/presenter-{name}/tree/{name}.ipynb", reset=None))
-        bh.wait_for_notebook(screen, f"{name}.ipynb")
-        bh.wait_for_kernel_idle(screen, timeout_s=90)
+        _open_lesson(screen, lab, name, f"presenter-{name}")
         bh.wait_for_widgets_rendered(screen)
         kernels = [p.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.id")
                    for p in (projector, screen)]
@@ -451,7 +449,7 @@ def test_a_second_window_shows_the_speaker_notes_and_drives_the_slides(served, l
         handle.scroll_into_view_if_needed()
         handle.focus()
         screen.keyboard.press("ArrowRight")
-        changed = lh.wait_figure_change(projector, cell, before, 20)
+        changed = bh.wait_for_figure_change(projector, cell, before, 20)
         shots = bh.artifacts_dir(name)
         projector.screenshot(path=str(shots / "lecture_two_windows_projector.png"))
         screen.screenshot(path=str(shots / "lecture_two_windows_presenter.png"))

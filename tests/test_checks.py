@@ -93,7 +93,7 @@ def test_every_exercise_has_a_solution_notebook_cell():
     spaces = _solution_namespaces()
     assert sorted(spaces) == sorted(EXERCISES)
     lessons = {EXERCISES[name].lesson for name in spaces}
-    assert lessons == {1, 2, 3, 4, 5, 7, 9}        # every lesson with exercises (6 and 8: to come)
+    assert lessons == set(range(1, 10))            # every lesson has exercises
 
 
 def test_solution_notebook_functions_pass(capsys):
@@ -120,6 +120,12 @@ def test_solution_notebook_metadata_matches_registry():
                                 "task": False}
                 # self-contained (needs no editable cell), the check's value last, no hidden tests
                 assert cell.source == f'import cnnlab\ncnnlab.check("{ex.name}", {ex.function_name})'
+            elif meta.get("locked") and not meta.get("solution"):
+                # a read-only cell the student uses (lesson 8's layer under test): nbgrader
+                # restores it if changed; nothing in it is graded or cleared
+                assert meta == {"grade": False, "grade_id": meta["grade_id"], "locked": True,
+                                "schema_version": 3, "solution": False, "task": False}
+                assert meta["grade_id"] not in EXERCISES and "### BEGIN" not in cell.source
             else:
                 assert meta["solution"] is True and meta["locked"] is False
                 assert meta["grade_id"].endswith("-impl")
@@ -479,6 +485,160 @@ POOL_BWD_MISTAKES = {
 }
 
 
+def avg_bwd_student(dout, x, kernel_size, stride=None, count="window", accumulate=True):
+    kH, kW = _pair(kernel_size)
+    sH, sW = _pair(stride) if stride is not None else (kH, kW)
+    divide = {"window": kH * kW, "none": 1, "height": kH}[count]
+    dx = np.zeros_like(x)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            share = dout[:, :, i, j][:, :, None, None] / divide
+            if accumulate:
+                dx[:, :, i * sH:i * sH + kH, j * sW:j * sW + kW] += share
+            else:
+                dx[:, :, i * sH:i * sH + kH, j * sW:j * sW + kW] = share
+    return dx
+
+
+AVG_BWD_MISTAKES = {
+    "undivided": (lambda *a, **kw: avg_bwd_student(*a, **kw, count="none"),
+                  "not divided by the window size"),
+    "by height": (lambda *a, **kw: avg_bwd_student(*a, **kw, count="height"), "divided by the wrong count"),
+    "overwrite": (lambda *a, **kw: avg_bwd_student(*a, **kw, accumulate=False), "overwrite instead of add"),
+    "to the max": (lambda dout, x, kernel_size, stride=None:
+                   pool_bwd_student(dout, x, kernel_size, stride), "gradient sent to the maximum only"),
+    "pooled shape": (lambda dout, x, kernel_size, stride=None: dout.copy(), "wrong shape: expected"),
+}
+
+
+def layer8(x, w, b):
+    """tanh(x ⋆ w + b), written out (lesson 8's layer under test)."""
+    k = w.shape[0]
+    a = np.array([[np.sum(x[i:i + k, j:j + k] * w) for j in range(x.shape[1] - k + 1)]
+                  for i in range(x.shape[0] - k + 1)])
+    return np.tanh(a + b)
+
+
+def numgrads_student(x, w, b, dout, eps=1e-6, rule="centred", restore=True, use_dout=True):
+    def grad(f, v):
+        v = np.array(v, dtype=np.float64)
+        out = np.zeros_like(v)
+        for idx in np.ndindex(v.shape):
+            old = v[idx]
+            v[idx] = old + eps
+            plus = f(v)
+            v[idx] = old - eps if restore else v[idx] - 2 * eps
+            minus = f(v)
+            if restore:
+                v[idx] = old
+            if rule == "forward":
+                v2 = v.copy()
+                v2[idx] = old
+                out[idx] = (plus - f(v2)) / eps
+            else:
+                out[idx] = (plus - minus) / (2 * eps if rule == "centred" else eps)
+        return out
+
+    def loss(x_, w_, b_):
+        return np.sum(layer8(x_, w_, b_) * (dout if use_dout else 1))
+    return (grad(lambda v: loss(v, w, b), x), grad(lambda v: loss(x, v, b), w),
+            grad(lambda v: loss(x, w, v), np.array(b)))
+
+
+NUMGRAD_MISTAKES = {
+    "forward": (lambda *a, **kw: numgrads_student(*a, **kw, rule="forward"), "forward difference"),
+    "by eps": (lambda *a, **kw: numgrads_student(*a, **kw, rule="by eps"),
+               "divided by eps instead of 2*eps"),
+    "not restored": (lambda *a, **kw: numgrads_student(*a, **kw, restore=False),
+                     "the input is not restored"),
+    "no dout": (lambda *a, **kw: numgrads_student(*a, **kw, use_dout=False), "dout ignored"),
+    "two values": (lambda *a, **kw: numgrads_student(*a, **kw)[:2],
+                   "expected a tuple (dx, dw, db) of 3 arrays, got 2 values"),
+}
+
+
+def which_student(analytic, numeric, tol=1e-6, measure="relative"):
+    for name, a, n in zip(("dx", "dw", "db"), analytic, numeric):
+        a, n = np.asarray(a, dtype=float), np.asarray(n, dtype=float)
+        diff = np.abs(a - n)
+        err = diff.max() if measure == "absolute" else (diff / np.maximum(1e-8, np.abs(a) + np.abs(n))).max()
+        if err > tol:
+            return name
+    return "none"
+
+
+WHICH_MISTAKES = {
+    "absolute": (lambda *a, **kw: which_student(*a, **kw, measure="absolute"),
+                 "absolute instead of relative error"),
+    "always dw": (lambda *a, **kw: "dw", "expected 'none', got 'dw'"),
+    "index": (lambda *a, **kw: 1, "expected one of the names 'dx', 'dw', 'db', 'none'"),
+    "capitals": (lambda *a, **kw: which_student(*a, **kw).upper(), "returned 'DW'; the answer is one of"),
+}
+
+
+def test_lesson8_layer_in_the_notebook_is_the_checks_layer():
+    """The locked layer of solutions/08 computes what cnnlab.checks.lesson8 grades against."""
+    from cnnlab.checks import lesson8
+    spaces = _solution_namespaces()
+    _, ns = spaces["which_is_wrong"]
+    rng = np.random.default_rng(8)
+    for shape, k in [((4, 4), 2), ((6, 5), 3)]:
+        x, w, b = rng.normal(size=shape), rng.normal(size=(k, k)), 0.3
+        dout = rng.normal(size=(shape[0] - k + 1, shape[1] - k + 1))
+        assert np.allclose(ns["layer_forward"](x, w, b), lesson8.layer_forward(x, w, b))
+        assert np.allclose(ns["layer_forward"](x, w, b), layer8(x, w, b))
+        for got, want in zip(ns["layer_backward"](dout, x, w, b),
+                             lesson8.buggy_layer_backward(dout, x, w, b)):
+            assert np.allclose(got, want)
+        right = lesson8.layer_backward(dout, x, w, b)
+        numeric = lesson8.EXERCISES[0].reference(x, w, b, dout)
+        assert [lesson8.rel_error(a, n) < 1e-6 for a, n in zip(right, numeric)] == [True] * 3
+        assert lesson8.rel_error(ns["layer_backward"](dout, x, w, b)[1], numeric[1]) > 1e-2
+
+
+def _relu_inplace(x):
+    x[x < 0] = 0                 # changes the caller's array: the check cannot see it (a copy)
+    return x
+
+
+RELU_FWD_MISTAKES = {
+    "np.max": (lambda x: np.max(x, 0), "np.max(x, 0) is the largest value along axis 0"),
+    "mask": (lambda x: x > 0, "the mask returned"),
+    "abs": (lambda x: np.abs(x), "negative values flipped, not zeroed"),
+    "minimum": (lambda x: np.minimum(x, 0), "minimum instead of maximum"),
+    "leaky": (lambda x: np.where(x > 0, x, 0.01 * x), "a slope for negative inputs (leaky ReLU)"),
+    "float64": (lambda x: np.maximum(x, 0).astype(np.float64), "wrong dtype: expected float32"),
+}
+
+RELU_BWD_MISTAKES = {
+    ">=": (lambda dout, x: dout * (x >= 0), "gradient passed at x = 0 (>= instead of >)"),
+    "mask": (lambda dout, x: (x > 0).astype(x.dtype), "the mask returned, not dout times the mask"),
+    "bool mask": (lambda dout, x: x > 0, "the mask returned, not dout times the mask"),
+    "dout mask": (lambda dout, x: dout * (dout > 0), "mask taken from dout instead of x"),
+    "identity": (lambda dout, x: dout, "the derivative ignored"),
+    "inverted": (lambda dout, x: dout * (x <= 0), "mask inverted"),
+    "relu(x)": (lambda dout, x: dout * np.maximum(x, 0), "multiplied by relu(x) instead of its derivative"),
+}
+
+
+def _softmax_student(z, axis=1, shift=True, exp=True, normalise=True):
+    e = np.exp(z - z.max(axis=1, keepdims=True)) if shift else np.exp(z)
+    e = e if exp else z
+    if not normalise:
+        return e
+    return e / (e.sum() if axis is None else e.sum(axis=axis, keepdims=True))
+
+
+SOFTMAX_MISTAKES = {
+    "no max": (lambda z: _softmax_student(z, shift=False), "an exp that overflowed (inf/inf)"),
+    "axis 0": (lambda z: _softmax_student(z, axis=0), "normalised over the wrong axis"),
+    "whole batch": (lambda z: _softmax_student(z, axis=None), "normalised over the whole batch"),
+    "no exp": (lambda z: _softmax_student(z, exp=False), "the exponential missing"),
+    "not normalised": (lambda z: _softmax_student(z, shift=False, normalise=False),
+                       "exp(z) returned, not normalised"),
+}
+
+
 def lenet_student(x, params, softmax=False, relu_fc=True, pool="max", flatten="nchw",
                   pad1=2, transpose_fc=True):
     F = cnnlab.functional
@@ -507,12 +667,96 @@ LENET_MISTAKES = {
     "W not transposed": (lambda x, p: lenet_student(x, p, transpose_fc=False), "raised ValueError"),
 }
 
+
+def capstone_student(params, x, y, lr, naive_softmax=False, loss_sum=False, sign=1.0, bias=True,
+                     relu_grad=True):
+    """A student's train_step of the capstone, in NumPy (loops over the kernel taps), with
+    planted mistakes."""
+    w, b, wf, bf = (params[k] for k in ("conv.weight", "conv.bias", "fc.weight", "fc.bias"))
+    n, (f, c, kh, kw) = len(x), w.shape
+    oh, ow = x.shape[2] - kh + 1, x.shape[3] - kw + 1
+    a = np.zeros((n, f, oh, ow)) + b[:, None, None]
+    for i in range(kh):
+        for j in range(kw):
+            a += np.einsum("nchw,fc->nfhw", x[:, :, i:i + oh, j:j + ow], w[:, :, i, j])
+    h = np.maximum(a, 0)
+    win = h.reshape(n, f, oh // 2, 2, ow // 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(n, f, oh // 2, ow // 2, 4)
+    p = win.max(axis=-1)
+    flat = p.reshape(n, -1)
+    z = flat @ wf.T + bf
+    e = np.exp(z if naive_softmax else z - z.max(axis=1, keepdims=True))
+    prob = e / e.sum(axis=1, keepdims=True)
+    div = 1 if loss_sum else n
+    loss = -np.sum(y * np.log(prob)) / div
+    dz = (prob - y) / div
+    dwf, dbf, dflat = dz.T @ flat, dz.sum(axis=0), dz @ wf
+    mask = np.zeros_like(win)
+    np.put_along_axis(mask, win.argmax(axis=-1)[..., None], 1, axis=-1)
+    dh = (mask * dflat.reshape(p.shape)[..., None]).reshape(n, f, oh // 2, ow // 2, 2, 2)
+    dh = dh.transpose(0, 1, 2, 4, 3, 5).reshape(h.shape)
+    da = dh * (a > 0) if relu_grad else dh
+    dw = np.zeros_like(w)
+    for i in range(kh):
+        for j in range(kw):
+            dw[:, :, i, j] = np.einsum("nfhw,nchw->fc", da, x[:, :, i:i + oh, j:j + ow])
+    grads = {"conv.weight": dw, "conv.bias": da.sum(axis=(0, 2, 3)) * bias,
+             "fc.weight": dwf, "fc.bias": dbf * bias}
+    return float(loss), {k: (v - sign * lr * grads[k]).astype(v.dtype) for k, v in params.items()}
+
+
+def _capstone(**mistake):
+    return lambda params, x, y, lr: capstone_student(params, x, y, lr, **mistake)
+
+
+STEP_MISTAKES = {
+    "not implemented": (_not_implemented, "not implemented yet"),
+    "softmax overflow": (_capstone(naive_softmax=True), "exp() of large logits overflowed"),
+    "loss summed": (_capstone(loss_sum=True), "loss summed, not averaged over the batch"),
+    "lr sign": (_capstone(sign=-1.0), "step taken uphill (learning-rate sign)"),
+    "no bias gradient": (_capstone(bias=False), "bias gradients forgotten"),
+    "no relu gradient": (_capstone(relu_grad=False), "ReLU gradient missing"),
+    "params only": (lambda params, x, y, lr: capstone_student(params, x, y, lr)[1],
+                    "expected (loss, new_params)"),
+}
+
+
+def _learns_once():
+    """Right on the first step, then the weights never change again."""
+    calls = []
+
+    def train_step(params, x, y, lr):
+        calls.append(1)
+        loss, new = capstone_student(params, x, y, lr)
+        return loss, (new if len(calls) == 1 else params)
+    return train_step
+
+
+def _hardcoded(params, x, y, lr):
+    """Ignores its input: returns fixed weights (a student pasting weights trained elsewhere)."""
+    return 0.1, {k: np.full_like(v, 0.01) for k, v in params.items()}
+
+
+TRAIN_MISTAKES = {
+    "not implemented": (_not_implemented, "not implemented yet"),
+    "lr sign": (_capstone(sign=-1.0), "the first step of the training run is not the SGD step"),
+    "hardcoded weights": (_hardcoded, "the first step of the training run is not the SGD step"),
+    "learns once": (_learns_once(), "below 85%"),
+    "loss only": (lambda params, x, y, lr: 0.5, "train_step should return (loss, new_params)"),
+}
+
 ALL_MISTAKES = {
-    "corr2d": CORR2D_MISTAKES, "conv2d_true": CONV_TRUE_MISTAKES, "correlate_same": SAME_MISTAKES, "sobel_magnitude": SOBEL_MISTAKES,
+    "corr2d": CORR2D_MISTAKES, "conv2d_true": CONV_TRUE_MISTAKES, "correlate_same": SAME_MISTAKES,
+    "sobel_magnitude": SOBEL_MISTAKES,
     "output_size": OUTPUT_SIZE_MISTAKES, "corr2d_strided": STRIDED_MISTAKES,
-    "conv2d_forward": CONV_MISTAKES, "count_conv": COUNT_MISTAKES, "max_pool2d": MAX_POOL_MISTAKES, "avg_pool2d": AVG_POOL_MISTAKES,
+    "conv2d_forward": CONV_MISTAKES, "count_conv": COUNT_MISTAKES, "max_pool2d": MAX_POOL_MISTAKES,
+    "avg_pool2d": AVG_POOL_MISTAKES,
+    "relu_forward": RELU_FWD_MISTAKES, "relu_backward": RELU_BWD_MISTAKES,
+    "softmax": SOFTMAX_MISTAKES,
     "conv2d_backward": CONV_BWD_MISTAKES, "max_pool2d_backward": POOL_BWD_MISTAKES,
-    "lenet5_forward": LENET_MISTAKES,
+    "avg_pool2d_backward": AVG_BWD_MISTAKES, "numerical_gradients": NUMGRAD_MISTAKES,
+    "which_is_wrong": WHICH_MISTAKES,
+    "lenet5_forward": LENET_MISTAKES, "capstone_step": STEP_MISTAKES,
+    "capstone_train": TRAIN_MISTAKES,
 }
 PLANTED = [(name, label) for name, table in ALL_MISTAKES.items() for label in table]
 
@@ -535,6 +779,15 @@ def test_planted_mistake_fails_with_the_right_diagnosis(capsys, name, label):
     assert failing, text           # says WHICH case failed
     if label != "not implemented":
         assert text.count("✓") + text.count("✗") >= result.n_cases   # one line per case
+
+
+def test_relu_forward_in_place_passes_the_check_but_not_the_try_cell(capsys):
+    """The check gives the function copies, so an in-place ReLU earns its point; the solution
+    notebook's try cell is what catches it (it compares x before and after)."""
+    assert run(capsys, "relu_forward", _relu_inplace)[0]
+    x = np.array([-1.0, 2.0])
+    _relu_inplace(x)
+    assert x.tolist() == [0, 2]          # what the try cell's assertion detects
 
 
 def test_failure_text_names_the_case_and_the_cause(capsys):
@@ -585,6 +838,8 @@ def test_cases_are_deterministic():
             for u, v in zip(ca.args, cb.args):
                 if isinstance(u, dict):
                     assert all(np.array_equal(u[k], v[k]) for k in u)
+                elif isinstance(u, tuple):      # which_is_wrong: tuples (dx, dw, db)
+                    assert len(u) == len(v) and all(np.array_equal(p, q) for p, q in zip(u, v))
                 else:
                     assert np.array_equal(u, v)
 
@@ -607,6 +862,9 @@ def test_seeded_cases_for_the_grader(seed):
                     changed |= not np.array_equal(u, v)
                 elif isinstance(u, dict):
                     changed |= not all(np.array_equal(u[k], v[k]) for k in u)
+                elif isinstance(u, tuple):
+                    assert [np.shape(p) for p in u] == [np.shape(q) for q in v]
+                    changed |= not all(np.array_equal(p, q) for p, q in zip(u, v))
         assert changed, name
         label, (fn, _) = next(iter(ALL_MISTAKES[name].items()))
         outputs = {c.name: engine.call(fn, c) if label != "not implemented" else None for c in fresh}

@@ -463,7 +463,8 @@ def test_fresh_cases_are_new_and_keep_shapes():
         ex = checks.EXERCISES[name]
         base = ex.cases()
         fresh = grade_cases.fresh_cases(ex, base, rng, 2, checks)
-        assert len(fresh) == 2, name
+        n_random = sum(c.name.startswith("random") for c in base)   # capstone_train: one run
+        assert len(fresh) == min(2, n_random) >= 1, name
         by_name = {c.name: c for c in base}
         for case in fresh:
             assert case.name.startswith("fresh #") and case.name not in by_name

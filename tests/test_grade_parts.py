@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,8 +26,10 @@ import pytest
 import cnnlab
 from cnnlab import _files, checks
 from cnnlab import functional as F
+from cnnlab.checks import lesson9, training_run
 from cnnlab.grade import cases, gradebook, kernel_side, runner, scoring, wire
 
+ROOT = Path(__file__).resolve().parents[1]
 MODULES = {"kernel_side": kernel_side.__file__, "wire": wire.__file__, "files": _files.__file__}
 
 
@@ -146,7 +149,7 @@ def _extract_in_process(tmp_path, plan, arrays, user_ns, call_timeout=5.0):
            "allowed": plan.allowed, "allowed_modules": plan.allowed_modules,
            "xdir": str(tmp_path), "index": 0, "call_timeout": call_timeout,
            "max_bytes": wire.MAX_ARRAY_BYTES, "flagged": list(cases.FLAGGED_MODULES),
-           "modules": MODULES}
+           "modules": MODULES, "driver": plan.driver}
     user_ns.setdefault("__builtins__", __builtins__)
     before = set(user_ns)
     old_profile = sys.getprofile()
@@ -192,6 +195,37 @@ def test_round_trip_of_tuples_dicts_and_ints(tmp_path):
     assert "uses-reference: conv2d_backward calls cnnlab.functional.conv2d_backward" in \
         " ".join(_extract_in_process(tmp_path, *_plan("conv2d_backward"),
                                      {"conv2d_backward": conv2d_backward}).flags)
+
+
+def _capstone_solution() -> dict:
+    """The namespace of the capstone's solution cell (the student's layers and train_step)."""
+    import nbformat
+    nb = nbformat.read(str(ROOT / "solutions" / "09_capstone.ipynb"), as_version=4)
+    ns = {"np": np}
+    exec(next(c.source for c in nb.cells if c.id == "capstone_step-impl"), ns)
+    return ns
+
+
+@pytest.mark.slow
+def test_a_driven_exercise_through_both_sides(tmp_path):
+    """capstone_train: the extraction loads the driver (checks/training_run.py) fresh and lets
+    it call the student's train_step 400 times; the grader checks the first step and measures
+    the accuracy on digits the kernel never got. Calls into cnnlab under it are flagged."""
+    plan, arrays = _plan("capstone_train", n_fresh=0)
+    assert plan.driver == training_run.__file__
+    assert not any(np.array_equal(a, lesson9.capstone_data()[2]) for a in arrays.values()
+                   if a.shape == lesson9.capstone_data()[2].shape)   # the test digits stay here
+    step = _capstone_solution()["train_step"]
+    score = _extract_in_process(tmp_path, plan, arrays, {"train_step": step}, call_timeout=300)
+    assert score.points == 3 and not score.flags and not score.problems, score
+    assert score.detail["calls"] == {} and score.detail["static"] == []
+
+    def train_step(params, x, y, lr):           # the library's step, not the student's own
+        return lesson9.capstone_step(params, x, y, lr)
+    score = _extract_in_process(tmp_path, plan, arrays, {"train_step": train_step},
+                                call_timeout=300)
+    assert score.points == 3, score
+    assert "uses-reference: train_step calls cnnlab.checks.lesson9.capstone_step" in score.flags
 
 
 def test_wrong_answers_and_errors_come_back_as_diagnoses(tmp_path):

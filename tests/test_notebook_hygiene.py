@@ -36,7 +36,9 @@ EXPECTED_LESSONS = [
     "03_stride_padding_dilation.ipynb",
     "04_channels.ipynb",
     "05_pooling.ipynb",
+    "06_activations_forward.ipynb",
     "07_backpropagation.ipynb",
+    "08_backprop_end_to_end.ipynb",
     "09_lenet5_mnist.ipynb",
 ]
 

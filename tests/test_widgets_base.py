@@ -74,6 +74,7 @@ def _apps():
         (widgets.pooling_explorer(), [("col", 2), ("kind", "avg"), ("row", 1)]),
         (widgets.backprop_explorer(), [("col", 1), ("padding", 1), ("show", "all")]),
         (widgets.pool_gradient_explorer(), [("row", 1), ("stride", 1), ("show", "all")]),
+        (widgets.sgd_step_explorer(), [("eta", 0.03), ("updated", "conv")]),
         (widgets.feature_map_explorer(models.LeNet5(), images, y[:3]), [("index", 2)]),
     ]
 

@@ -1,4 +1,5 @@
-"""Lesson 7 (backpropagation): ``conv2d_backward`` and ``max_pool2d_backward``."""
+"""Lesson 7 (backpropagation): ``conv2d_backward``, ``max_pool2d_backward`` and
+``avg_pool2d_backward``."""
 from __future__ import annotations
 
 import numpy as np
@@ -113,6 +114,13 @@ def _pool_bwd_cases(rng):
     specs = [((2, 2, 6, 6), 2, None, np.float64, True), ((1, 2, 7, 7), 3, 2, np.float64, False),
              ((2, 1, 5, 5), 2, 1, np.float64, True), ((1, 2, 7, 9), (3, 3), (2, 2), np.float64, True),
              ((2, 2, 6, 8), 2, None, np.float32, False), ((1, 1, 6, 7), (2, 3), None, np.float64, False)]
+    return cases + _random_pool_bwd_cases(rng, specs)
+
+
+def _random_pool_bwd_cases(rng, specs):
+    """Random pooling-backward cases, one per (shape, kernel_size, stride, dtype, tied) spec
+    (tied: small integers, so windows have tied maxima)."""
+    cases = []
     for i, (shape, k, s, dtype, tied) in enumerate(specs, 1):
         x = rand(rng, shape, dtype, 0, 3) if tied else randn(rng, shape, dtype)
         oh, ow = (F.output_size(n, kk, ss) for n, kk, ss in zip(shape[2:], *pool_windows(k, s)))
@@ -219,6 +227,76 @@ _POOL_BWD_SHAPES = (
             "input pixel", "", lambda dout, x, kernel_size, stride=None: dout.shape),
 )
 
+# =========================================================================== avg_pool2d_backward
+
+def _avg_bwd_cases(rng):
+    x = np.arange(16.0).reshape(1, 1, 4, 4)
+    cases = [Case("fixed: 4x4 input, 2x2 windows, dout [[4, 8], [12, 16]]",
+                  (np.array([[[[4.0, 8.0], [12.0, 16.0]]]]), x, 2), {}),
+             Case("fixed: 4x4 input, 3x3 windows, stride 1 (overlapping), dout all 9",
+                  (np.full((1, 1, 2, 2), 9.0), x, 3), {"stride": 1})]
+    specs = [((2, 2, 6, 6), 2, None, np.float64, False), ((1, 2, 7, 7), 3, 2, np.float64, False),
+             ((2, 1, 5, 5), 2, 1, np.float64, False), ((1, 2, 7, 9), (3, 2), (2, 2), np.float64, False),
+             ((2, 2, 6, 8), 2, None, np.float32, False), ((1, 1, 6, 7), (2, 3), None, np.float64, False)]
+    return cases + _random_pool_bwd_cases(rng, specs)
+
+
+def _avg_bwd_reference(dout, x, kernel_size, stride=None):
+    return F.avg_pool2d_backward(dout, x, kernel_size, stride)
+
+
+def _avg_bwd_divided_by(count_fn):
+    """The backward with dout divided by ``count_fn(kH, kW)`` instead of kH*kW."""
+    def fn(dout, x, kernel_size, stride=None):
+        (kh, kw), _ = pool_windows(kernel_size, stride)
+        if count_fn(kh, kw) == kh * kw:
+            return None
+        return F.avg_pool2d_backward(dout, x, kernel_size, stride) * (kh * kw) / count_fn(kh, kw)
+    return fn
+
+
+def _avg_bwd_overwrite(dout, x, kernel_size, stride=None):
+    """dx[window] = dout / (kH*kW) by assignment, windows in row-major order (the last wins)."""
+    (kh, kw), (sh, sw) = pool_windows(kernel_size, stride)
+    if sh >= kh and sw >= kw:
+        return None  # windows never overlap: the same as accumulating
+    dx = np.zeros(x.shape, dtype=np.result_type(x.dtype, dout.dtype))
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            dx[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw] = dout[:, :, i:i + 1, j:j + 1] / (kh * kw)
+    return dx
+
+
+def _swapped_avg_bwd(dout, x, kernel_size, stride=None):
+    (kh, kw), (sh, sw) = pool_windows(kernel_size, stride)
+    if kh == kw and sh == sw:
+        return None
+    if (F.output_size(x.shape[2], kw, sw), F.output_size(x.shape[3], kh, sh)) != dout.shape[2:]:
+        return None
+    return F.avg_pool2d_backward(dout, x, (kw, kh), (sw, sh))
+
+
+_AVG_BWD_VARIANTS = (
+    Variant("not divided by the window size", "each input of a window contributed 1/(kH*kW) of "
+            "its average, so it gets dout / (kH*kW) (undivided is SUM pooling's backward)",
+            _avg_bwd_divided_by(lambda kh, kw: 1)),
+    Variant("divided by the wrong count", "you divided by kH (the window's height); divide by "
+            "the number of values in the window, kH*kW", _avg_bwd_divided_by(lambda kh, kw: kh)),
+    Variant("divided by the wrong count", "you divided by kW (the window's width); divide by "
+            "the number of values in the window, kH*kW", _avg_bwd_divided_by(lambda kh, kw: kw)),
+    Variant("divided twice by the window size", "the average divides once: each input gets "
+            "dout / (kH*kW)", _avg_bwd_divided_by(lambda kh, kw: (kh * kw) ** 2)),
+    Variant("overlapping windows overwrite instead of add", "where windows overlap, one input "
+            "pixel belongs to several windows: ADD their shares (dx[...] += ...)",
+            _avg_bwd_overwrite),
+    Variant("gradient sent to the maximum only", "that is max pooling's backward; in average "
+            "pooling every input of the window contributed equally",
+            lambda dout, x, kernel_size, stride=None:
+                F.max_pool2d_backward(dout, x, kernel_size, stride)),
+    Variant("H and W swapped", "kernel_size/stride pairs are (height, width)", _swapped_avg_bwd),
+)
+
+
 EXERCISES = (
     Exercise("conv2d_backward", 7, "conv2d_backward", 4, "convolution backward (dx, dw, db)",
              "conv2d_backward(dout, x, w, stride, padding)", _conv_bwd_cases,
@@ -226,4 +304,7 @@ EXERCISES = (
     Exercise("max_pool2d_backward", 7, "max_pool2d_backward", 3, "max pooling backward",
              "max_pool2d_backward(dout, x, kernel_size, stride=None)", _pool_bwd_cases,
              _pool_bwd_reference, _POOL_BWD_VARIANTS, shape_variants=_POOL_BWD_SHAPES),
+    Exercise("avg_pool2d_backward", 7, "avg_pool2d_backward", 2, "average pooling backward",
+             "avg_pool2d_backward(dout, x, kernel_size, stride=None)", _avg_bwd_cases,
+             _avg_bwd_reference, _AVG_BWD_VARIANTS, shape_variants=_POOL_BWD_SHAPES),
 )

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 
-from cnnlab.checks import lesson1, lesson2, lesson3, lesson4, lesson5, lesson7, lesson9
+from cnnlab.checks import (lesson1, lesson2, lesson3, lesson4, lesson5, lesson6, lesson7,
+                           lesson8, lesson9)
 from cnnlab.checks.engine import CheckResult, Exercise, collect, evaluate
 
 __all__ = ["EXERCISES", "CheckFailed", "get", "check", "collect_outputs", "evaluate_outputs"]
 
 EXERCISES: dict[str, Exercise] = {
     ex.name: ex
-    for lesson in (lesson1, lesson2, lesson3, lesson4, lesson5, lesson7, lesson9)
+    for lesson in (lesson1, lesson2, lesson3, lesson4, lesson5, lesson6, lesson7, lesson8,
+                   lesson9)
     for ex in lesson.EXERCISES
 }
 

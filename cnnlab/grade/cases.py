@@ -181,6 +181,8 @@ class ExercisePlan:
     unsent              : names of registry cases the wire cannot carry (they count as failed)
     specs               : per case sent, ``{"args": spec, "kwargs": spec}`` (``wire``)
     allowed             : helper names not flagged; allowed_modules: modules not flagged
+    driver              : the file of a driver that calls the function many times (the
+                          capstone's training run, ``Exercise.driver_path``), or None
     """
     name: str
     function_name: str
@@ -190,6 +192,7 @@ class ExercisePlan:
     specs: list = dataclasses.field(default_factory=list)
     allowed: list = dataclasses.field(default_factory=list)
     allowed_modules: list = dataclasses.field(default_factory=list)
+    driver: str | None = None
 
 
 def allowed_helpers(exercise, name: str) -> list[str]:
@@ -202,7 +205,8 @@ def plan_exercise(index: int, name: str, exercise, base, fresh, arrays: dict) ->
     """Encode the cases of one exercise (their arrays go into ``arrays``) as a plan."""
     plan = ExercisePlan(name=name, function_name=exercise.function_name, cases=[], n_base=0,
                         allowed=allowed_helpers(exercise, name),
-                        allowed_modules=list(getattr(exercise, "allowed_modules", ())))
+                        allowed_modules=list(getattr(exercise, "allowed_modules", ())),
+                        driver=getattr(exercise, "driver_path", None))
     for j, case in enumerate([*base, *fresh]):
         encoder = wire.Encoder(strict=True)
         try:

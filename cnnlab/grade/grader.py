@@ -128,7 +128,8 @@ class Grader:
             "cell_timeout": self.cell_timeout, "max_bytes": wire.MAX_ARRAY_BYTES,
             "flagged": list(cases.FLAGGED_MODULES),
             "extract": [{"name": p.name, "function_name": p.function_name, "cases": p.specs,
-                         "allowed": p.allowed, "allowed_modules": p.allowed_modules}
+                         "allowed": p.allowed, "allowed_modules": p.allowed_modules,
+                         "driver": p.driver}
                         for p in plans]}))
         return plans
 

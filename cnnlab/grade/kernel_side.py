@@ -239,7 +239,7 @@ class Extraction:
     """Grade one exercise in this kernel and write ``out_{index}.npz`` + ``.json`` into xdir.
 
     job     : xdir, index, function_name, cases (specs of args and kwargs), call_timeout,
-              flagged, allowed, allowed_modules, max_bytes
+              flagged, allowed, allowed_modules, max_bytes, driver (a file or None)
     user_ns : the notebook's namespace (only read)
     wire    : the wire codec module (loaded fresh)
     files   : the atomic writer module, ``cnnlab._files`` (loaded fresh)
@@ -263,10 +263,21 @@ class Extraction:
                 self.report["static"] = sorted(static_refs(fn, rules))
             except Exception as exc:  # never let the static look break grading
                 self.report["static_error"] = f"{type(exc).__name__}: {exc}"[:200]
+            fn = self.driven(fn)
             with self.wire.load_npz(os.path.join(self.job["xdir"], "inputs.npz")) as npz:
                 stored = {k: npz[k] for k in npz.files}
             self.run_cases(fn, stored, make_profile(rules, self.report["calls"]))
         self.save()
+
+    def driven(self, fn):
+        """``fn``, or, for an exercise with a driver (``job["driver"]``: a file, loaded fresh,
+        whose ``drive(fn, *args, **kwargs)`` calls ``fn`` many times: the capstone's training
+        run), the driver bound to ``fn``."""
+        path = self.job.get("driver")
+        if not path:
+            return fn
+        drive = load_fresh("cnnlab_grader_driver", path).drive
+        return lambda *args, **kwargs: drive(fn, *args, **kwargs)
 
     def run_cases(self, fn, stored: dict, profile) -> None:
         results = self.report["results"]

@@ -15,4 +15,6 @@ from cnnlab.viz.stride import *  # noqa: F401,F403
 from cnnlab.viz.channels import *  # noqa: F401,F403
 from cnnlab.viz.pooling import *  # noqa: F401,F403
 from cnnlab.viz.backprop import *  # noqa: F401,F403
+from cnnlab.viz.sgd import *  # noqa: F401,F403
 from cnnlab.viz.training import *  # noqa: F401,F403
+from cnnlab.viz.forward import *  # noqa: F401,F403

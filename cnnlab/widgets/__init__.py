@@ -11,4 +11,6 @@ from cnnlab.widgets.stride import *  # noqa: F401,F403
 from cnnlab.widgets.channels import *  # noqa: F401,F403
 from cnnlab.widgets.pooling import *  # noqa: F401,F403
 from cnnlab.widgets.backprop import *  # noqa: F401,F403
+from cnnlab.widgets.sgd import *  # noqa: F401,F403
 from cnnlab.widgets.training import *  # noqa: F401,F403
+from cnnlab.widgets.forward import *  # noqa: F401,F403
