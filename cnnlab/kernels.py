@@ -12,7 +12,8 @@ import numpy as np
 
 __all__ = [
     "IMAGE_KERNELS", "KERNEL_NOTES", "SOBEL_X", "SOBEL_Y", "LAPLACIAN",
-    "WORKED_X", "WORKED_K", "BACKPROP_X", "BACKPROP_W", "POOL_GRAD_X",
+    "WORKED_X", "WORKED_K", "DECK000_X", "DECK000_K", "DECK001_GRID", "DECK002_SOBEL_I",
+    "CS231N_X", "CS231N_W", "CS231N_B", "DECK003_POOL_QUIZ", "BACKPROP_X", "BACKPROP_W", "POOL_GRAD_X",
     "DECK004_INPUT", "DECK004_KERNEL", "DECK004_BIAS", "DECK004_DENSE_WEIGHT",
     "DECK004_DENSE_BIAS", "DECK004_LABEL",
     "CHANNEL_NAMES", "default_channel_weights", "default_feature_map",
@@ -46,8 +47,9 @@ KERNEL_NOTES: dict[str, str] = {
                                 "to the right, blue where it gets darker.",
     "Sobel y (horizontal edges)": "bottom row − top row: red where the image gets brighter "
                                   "downwards, blue where it gets darker.",
-    "edge detection (Laplacian)": "centre − its 8 neighbours: zero on flat regions and smooth "
-                                  "ramps, large at edges and thin lines (both signs).",
+    "edge detection (Laplacian)": "8 × centre − the sum of its 8 neighbours: zero on flat "
+                                  "regions and on steady (linear) ramps, large at edges and thin "
+                                  "lines (both signs).",
     "emboss": "a diagonal derivative plus the image: looks like a relief lit from the top left.",
     "custom": "your own kernel.",
 }
@@ -56,6 +58,32 @@ KERNEL_NOTES: dict[str, str] = {
 # correlate2d(WORKED_X, WORKED_K) == [[19, 25], [37, 43]].
 WORKED_X = np.arange(9).reshape(3, 3)
 WORKED_K = np.array([[0, 1], [2, 3]])
+
+# The lecture decks' worked examples (reference material in ../shared/seeds, recomputed in the
+# lessons): deck 000's 5x5 grid and kernel (lesson 1 at stride 1, lesson 3 at stride 2); deck
+# 001's 5x5 grid for the box blur (lesson 2); deck 002's 3x3 image for Sobel as a true
+# convolution (lesson 1) and the CS231n two-filter demo (lesson 4), here in CHW / OIHW layout
+# (the deck shows HWC slices x[:, :, d]); deck 003's pooling quiz (lesson 5).
+DECK000_X = np.array([[3, 6, 1, 4, 2], [7, 9, 1, 1, 4], [1, 0, 0, 1, 3], [0, 2, 4, 5, 2],
+                      [1, 1, 7, 7, 1]])
+DECK000_K = np.array([[0, 1], [2, 0]])
+DECK001_GRID = np.array([[3, 3, 2, 1, 0], [0, 0, 1, 3, 1], [3, 1, 2, 2, 3], [2, 0, 0, 2, 2],
+                         [2, 0, 0, 0, 1]], dtype=np.float64)
+DECK002_SOBEL_I = np.arange(1, 10).reshape(3, 3)
+CS231N_X = np.array([
+    [[2, 0, 0, 0, 0], [2, 2, 2, 1, 0], [2, 1, 1, 2, 2], [1, 1, 1, 2, 2], [0, 0, 1, 0, 0]],
+    [[1, 1, 1, 2, 1], [1, 2, 1, 0, 0], [1, 2, 0, 2, 1], [2, 0, 1, 1, 1], [1, 1, 1, 2, 2]],
+    [[0, 0, 0, 2, 0], [2, 1, 1, 1, 2], [1, 1, 2, 0, 2], [1, 2, 1, 2, 0], [0, 0, 0, 2, 1]],
+], dtype=np.float64)                                   # (C_in=3, 5, 5), before padding 1
+CS231N_W = np.array([
+    [[[1, -1, 0], [1, 1, 1], [0, 1, 1]], [[1, 1, 0], [-1, -1, 1], [1, -1, -1]],
+     [[1, -1, 1], [-1, 0, 1], [1, 1, 1]]],
+    [[[-1, 1, 0], [1, -1, -1], [0, 1, 1]], [[0, -1, -1], [0, -1, 0], [0, 1, 1]],
+     [[0, -1, -1], [0, 0, 0], [-1, 1, 0]]],
+], dtype=np.float64)                                   # (C_out=2, C_in=3, 3, 3): W0, W1
+CS231N_B = np.array([1.0, 0.0])                        # b0 = 1, b1 = 0
+DECK003_POOL_QUIZ = np.array([[12, 20, 30, 0], [20, 12, 2, 0], [0, 70, 5, 2], [8, 2, 90, 3]],
+                             dtype=np.float64)
 
 # Lesson 7's small worked examples (integers, so every gradient can be checked by hand).
 BACKPROP_X = np.array(
@@ -90,8 +118,9 @@ DECK004_BIAS = 0.0
 DECK004_DENSE_WEIGHT = np.array([[0.5, 0.0, -0.5, 0.25], [-0.25, 0.5, 0.25, 0.0]])
 DECK004_DENSE_BIAS = np.zeros(2)
 DECK004_LABEL = 0
-for _a in (WORKED_X, WORKED_K, BACKPROP_X, BACKPROP_W, POOL_GRAD_X, DECK004_INPUT,
-           DECK004_KERNEL, DECK004_DENSE_WEIGHT, DECK004_DENSE_BIAS):
+for _a in (WORKED_X, WORKED_K, DECK000_X, DECK000_K, DECK001_GRID, DECK002_SOBEL_I, CS231N_X,
+           CS231N_W, CS231N_B, DECK003_POOL_QUIZ, BACKPROP_X, BACKPROP_W, POOL_GRAD_X,
+           DECK004_INPUT, DECK004_KERNEL, DECK004_DENSE_WEIGHT, DECK004_DENSE_BIAS):
     _a.setflags(write=False)
 
 CHANNEL_NAMES = ("R", "G", "B")

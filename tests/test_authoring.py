@@ -66,16 +66,13 @@ def _as_kernel_session(server, nb: dict) -> None:
     nb["metadata"]["language_info"] = ah.kernel_language_info()
 
 
-def _markdown_index(nb: dict, start: int = 1) -> int:
-    return next(i for i, c in enumerate(nb["cells"]) if i >= start and c["cell_type"] == "markdown")
-
-
 def test_a_lesson_edited_and_saved_through_jupyter_passes_the_check(served):
     root, server = served
     nb = _open(server, LESSON)
     assert isinstance(nb["cells"][0]["source"], str)           # the front-end's model
     ids = [c["id"] for c in nb["cells"]]
-    i = _markdown_index(nb)
+    i = ids.index("01-002")                                     # "## 1. One dimension ..."
+    assert nb["cells"][i]["cell_type"] == "markdown"
     nb["cells"][i]["source"] = nb["cells"][i]["source"].replace(
         "Take a signal", "Take, for example, a signal", 1)
     _as_kernel_session(server, nb)

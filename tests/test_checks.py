@@ -47,6 +47,7 @@ def _pair(v):
 
 NAIVE = {
     "corr2d": reference.correlate2d_naive,
+    "conv2d_true": lambda x, k: reference.correlate2d_naive(x, k[::-1, ::-1]),
     "corr2d_strided": lambda x, k, stride=1, padding=0, dilation=1: reference.conv2d_naive(
         x[None, None], k[None, None], stride=stride, padding=padding, dilation=dilation)[0, 0],
     "conv2d_forward": lambda x, w, b, stride=1, padding=0: reference.conv2d_naive(
@@ -186,6 +187,25 @@ CORR2D_MISTAKES = {
     "list": (lambda x, k: corr2d_student(x, k).tolist(), "return a NumPy array"),
     "no return": (lambda x, k: None, "forget the `return`"),
     "not implemented": (_not_implemented, "not implemented yet: replace `raise NotImplementedError()`"),
+}
+
+
+def conv_true_student(x, k, flip="both", mode="valid"):
+    """A loop true convolution with optional, deliberate mistakes in the flip or the mode."""
+    k = {"both": k[::-1, ::-1], "none": k, "rows": k[::-1, :], "cols": k[:, ::-1], "T": k.T}[flip]
+    if mode == "full":
+        x = np.pad(x, ((k.shape[0] - 1,) * 2, (k.shape[1] - 1,) * 2))
+    return corr2d_student(x, k)
+
+
+CONV_TRUE_MISTAKES = {
+    "not flipped": (lambda x, k: conv_true_student(x, k, flip="none"), "kernel not flipped: that is "
+                    "the CROSS-CORRELATION"),
+    "rows only": (lambda x, k: conv_true_student(x, k, flip="rows"), "kernel flipped along one axis only"),
+    "columns only": (lambda x, k: conv_true_student(x, k, flip="cols"), "kernel flipped along one axis only"),
+    "transposed": (lambda x, k: conv_true_student(x, k, flip="T"), "kernel transposed instead of rotated"),
+    "full mode": (lambda x, k: conv_true_student(x, k, mode="full"), "zero padding used ('full' mode)"),
+    "float64 always": (lambda x, k: conv_true_student(x, k).astype(np.float64), "wrong dtype"),
 }
 
 
@@ -401,6 +421,30 @@ CONV_BWD_MISTAKES = {
     "db mean": (lambda *a, **kw: conv_bwd_student(*a, **kw, db_mode="mean"), "db: db averaged"),
     "two values": (lambda *a, **kw: conv_bwd_student(*a, **kw, n_return=2),
                    "expected a tuple (dx, dw, db) of 3 arrays, got 2 values"),
+}
+
+
+def count_student(c_in, c_out, k, h, w, stride=1, padding=0, bias=1, in_size=False, ci=True,
+                  mult_bias=0, pad_sides=2, floor=True):
+    """A layer count with optional, deliberate mistakes."""
+    def size(n):
+        top = n + pad_sides * padding - k
+        return (top // stride if floor else -(-top // stride)) + 1
+    oh, ow = size(h), size(w)
+    c = c_in if ci else 1
+    params = (k * k * c + bias) * c_out
+    mults = (h * w if in_size else oh * ow) * c_out * (k * k * c + mult_bias)
+    return np.array([params, mults, oh, ow])
+
+
+COUNT_MISTAKES = {
+    "no bias": (lambda *a: count_student(*a, bias=0), "bias forgotten"),
+    "no C_in": (lambda *a: count_student(*a, ci=False), "C_in forgotten"),
+    "input size": (lambda *a: count_student(*a, in_size=True), "input size used instead of the output size"),
+    "bias multiplied": (lambda *a: count_student(*a, mult_bias=1), "bias counted as a multiplication"),
+    "padding once": (lambda *a: count_student(*a, pad_sides=1), "padding counted once"),
+    "ceil": (lambda *a: count_student(*a, floor=False), "ceil instead of floor"),
+    "tuple": (lambda *a: tuple(count_student(*a).tolist()), "return a NumPy array"),
 }
 
 
@@ -701,9 +745,11 @@ TRAIN_MISTAKES = {
 }
 
 ALL_MISTAKES = {
-    "corr2d": CORR2D_MISTAKES, "correlate_same": SAME_MISTAKES, "sobel_magnitude": SOBEL_MISTAKES,
+    "corr2d": CORR2D_MISTAKES, "conv2d_true": CONV_TRUE_MISTAKES, "correlate_same": SAME_MISTAKES,
+    "sobel_magnitude": SOBEL_MISTAKES,
     "output_size": OUTPUT_SIZE_MISTAKES, "corr2d_strided": STRIDED_MISTAKES,
-    "conv2d_forward": CONV_MISTAKES, "max_pool2d": MAX_POOL_MISTAKES, "avg_pool2d": AVG_POOL_MISTAKES,
+    "conv2d_forward": CONV_MISTAKES, "count_conv": COUNT_MISTAKES, "max_pool2d": MAX_POOL_MISTAKES,
+    "avg_pool2d": AVG_POOL_MISTAKES,
     "relu_forward": RELU_FWD_MISTAKES, "relu_backward": RELU_BWD_MISTAKES,
     "softmax": SOFTMAX_MISTAKES,
     "conv2d_backward": CONV_BWD_MISTAKES, "max_pool2d_backward": POOL_BWD_MISTAKES,
@@ -807,7 +853,7 @@ def test_seeded_cases_for_the_grader(seed):
         assert [c.name.split(":")[0] for c in base] == [c.name.split(":")[0] for c in fresh]
         assert [c.name for c in base if c.name.startswith("fixed")] == \
             [c.name for c in fresh if c.name.startswith("fixed")]
-        changed = name == "output_size" and [c.args for c in base] != [c.args for c in fresh]
+        changed = name in ("output_size", "count_conv") and [c.args for c in base] != [c.args for c in fresh]
         for b, f in zip(base, fresh):
             assert ex.diagnose(f, ex.reference(*f.args, **f.kwargs)) is None, (name, f.name)
             for u, v in zip(b.args, f.args):

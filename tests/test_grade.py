@@ -381,12 +381,13 @@ def test_cli_grades_a_real_solution_notebook(tmp_path):
         capture_output=True, text=True, cwd=str(tmp_path), env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
-    assert list(rows[0]) == ["submission", "corr2d", "total", "max_total", "status", "sandbox"]
+    assert list(rows[0]) == ["submission", "corr2d", "conv2d_true", "total", "max_total", "status",
+                             "sandbox"]
     alice, bob = rows
-    assert alice == {"submission": "alice.ipynb", "corr2d": "3", "total": "3",
-                     "max_total": "3", "status": "ok", "sandbox": SANDBOX}
+    assert alice == {"submission": "alice.ipynb", "corr2d": "3", "conv2d_true": "2", "total": "5",
+                     "max_total": "5", "status": "ok", "sandbox": SANDBOX}
     assert bob["total"] == "0" and bob["status"].startswith("not a notebook")
-    assert "alice.ipynb" in proc.stdout and "3/3" in proc.stdout     # the table
+    assert "alice.ipynb" in proc.stdout and "5/5" in proc.stdout     # the table
     assert sorted(p.name for p in tmp_path.iterdir()) == ["grades.csv", "subs"]
 
 

@@ -48,6 +48,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 WRONG = {
     "corr2d": ("np.sum(x[i:i + kH, j:j + kW] * k)",
                "np.sum(x[i:i + kH, j:j + kW] * k[::-1, ::-1])"),          # a convolution
+    "conv2d_true": ("k_rot = k[::-1, ::-1]", "k_rot = k[::-1, :]"),          # one axis flipped
     "correlate_same": ("out = np.zeros((H, W), dtype=image.dtype)",
                        "out = np.zeros((H, W))"),                          # float32 lost
     "sobel_magnitude": ("np.sqrt(gx ** 2 + gy ** 2)", "np.abs(gx) + np.abs(gy)"),
@@ -55,6 +56,8 @@ WRONG = {
     "corr2d_strided": ("xp[padding:padding + H, padding:padding + W] = x",
                        "xp[:H, :W] = x"),                                  # padding on one side
     "conv2d_forward": (", axes=([1, 2, 3], [1, 2, 3])) + b", ", axes=([1, 2, 3], [1, 2, 3]))"),
+    "count_conv": ("parameters = (k * k * c_in + 1) * c_out",
+                   "parameters = k * k * c_in * c_out"),                 # bias forgotten
     "max_pool2d": ("sH, sW = pair(stride) if stride is not None else (kH, kW)",
                    "sH, sW = kH, kW"),                                     # stride ignored
     "avg_pool2d": (".mean(axis=(2, 3))", ".sum(axis=(2, 3))"),             # sum pooling
@@ -280,5 +283,7 @@ def test_nbgrader_validate(course, student, passes):
     if passes:
         assert "Success! Your notebook passes all the tests." in out, out[-2000:]
     else:
-        assert "VALIDATION FAILED ON 1 CELL(S)!" in out, out[-2000:]
-        assert 'cnnlab.check("corr2d", corr2d)' in out
+        wrong = [ex for ex in EXERCISES.values() if ex.lesson == 1 and ex.name in WRONG]
+        assert f"VALIDATION FAILED ON {len(wrong)} CELL(S)!" in out, out[-2000:]
+        for ex in wrong:                # corr2d, conv2d_true: each one planted mistake
+            assert f'cnnlab.check("{ex.name}", {ex.function_name})' in out

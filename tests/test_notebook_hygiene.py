@@ -149,6 +149,10 @@ def _cell(raw, cell_id):
     return next(c for c in raw["cells"] if c["id"] == cell_id)
 
 
+def _index(raw, cell_id):
+    return next(i for i, c in enumerate(raw["cells"]) if c["id"] == cell_id)
+
+
 def _only(problems, rule):
     assert [p.rule for p in problems] == [rule], _report(problems)
     return problems[0]
@@ -166,13 +170,14 @@ def _names_cell(problem, path: str, index: int, cell_id: str, words: str, fix: s
 
 def test_a_saved_output_fails_naming_the_cell(course):
     path = course / "notebooks" / "01_discrete_convolution.ipynb"
+    i = _index(ah.read_raw(path), "01-003")
 
     def run_once(raw):
-        raw["cells"][3]["outputs"] = [{"name": "stdout", "output_type": "stream", "text": ["[-2 -2 -2]\n"]}]
-        raw["cells"][3]["execution_count"] = 4
+        raw["cells"][i]["outputs"] = [{"name": "stdout", "output_type": "stream", "text": ["[-2 -2 -2]\n"]}]
+        raw["cells"][i]["execution_count"] = 4
     _edit(path, run_once)
     p = _only(exercises.check_course(course), "outputs")
-    _names_cell(p, "notebooks/01_discrete_convolution.ipynb", 3, "01-003", "x = np.array([1, 2, 3, 4, 5])",
+    _names_cell(p, "notebooks/01_discrete_convolution.ipynb", i, "01-003", "x = np.array([1, 2, 3, 4, 5])",
                 "Edit > Clear Outputs of All Cells")
     assert "1 saved output and execution count 4" in p.message
     assert f"jupyter nbconvert --clear-output --inplace {p.path}" in p.fix
@@ -261,23 +266,25 @@ def test_what_the_deck_would_show_differently_fails_naming_the_cell(course):
     step late). The check names the cell; the fix says what to change."""
     path = course / "notebooks" / "04_channels.ipynb"
     raw = ah.read_raw(path)
-    # the sub-slide "Translation equivariance" (cell 19) without its code cell 20
-    assert _types(raw)[19:22] == ["subslide", "", "subslide"]
-    _edit(path, lambda raw: raw["cells"][20]["metadata"].update(slideshow={"slide_type": "skip"}))
+    i = _index(raw, "04-019")
+    # the sub-slide "Translation equivariance" (04-019) without its code cell
+    assert _types(raw)[i:i + 3] == ["subslide", "", "subslide"]
+    _edit(path, lambda raw: raw["cells"][i + 1]["metadata"].update(slideshow={"slide_type": "skip"}))
     p = _only(exercises.check_course(course), "deck")
-    assert (p.cell, p.cell_id) == (19, "04-019"), str(p)
+    assert (p.cell, p.cell_id) == (i, "04-019"), str(p)
     assert "the live lecture (jupyterlab-deck) never shows this cell; nbconvert's slides do" in p.message
     assert "make the one-cell sub-slide a Slide" in p.fix and "Property Inspector" in p.fix
     types = _types(ah.read_raw(path))
-    assert [19] in notebook_rules.nbconvert_views(types) and [19] not in notebook_rules.deck_views(types)
+    assert [i] in notebook_rules.nbconvert_views(types) and [i] not in notebook_rules.deck_views(types)
 
     path = course / "notebooks" / "05_pooling.ipynb"
     raw = ah.read_raw(path)
-    assert _types(raw)[19:21] == ["fragment", ""]
-    _edit(path, lambda raw: raw["cells"].insert(21, ah.new_markdown_cell("Also this.")))
+    i = _index(raw, "05-019")
+    assert _types(raw)[i:i + 2] == ["fragment", ""]
+    _edit(path, lambda raw: raw["cells"].insert(i + 2, ah.new_markdown_cell("Also this.")))
     problems = [p for p in exercises.check_course(course) if p.path.endswith("05_pooling.ipynb")]
     p = _only(problems, "deck")
-    assert p.cell == 21 and "shows other views than nbconvert's slides" in p.message, str(p)
+    assert p.cell == i + 2 and "shows other views than nbconvert's slides" in p.message, str(p)
     assert "make the second cell after a Fragment a Fragment too" in p.fix
 
 

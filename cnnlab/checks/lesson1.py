@@ -1,4 +1,4 @@
-"""Lesson 1 (cross-correlation): ``corr2d``."""
+"""Lesson 1 (cross-correlation and convolution): ``corr2d`` and ``conv2d_true``."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,6 +6,7 @@ import numpy as np
 from cnnlab import functional as F
 from cnnlab.checks.engine import Case, Exercise, Variant
 from cnnlab.checks.helpers import float32_note, hw, pad_hw, rand, randn, unless_equal
+from cnnlab.kernels import DECK002_SOBEL_I, SOBEL_Y
 
 __all__ = ["EXERCISES"]
 
@@ -55,7 +56,58 @@ _CORR2D_VARIANTS = (
             "entirely inside the input, no padding", lambda x, k: F.correlate2d(x, k, "same")),
 )
 
+
+# =========================================================================== conv2d_true
+
+def _true_cases(rng):
+    sobel_in = pad_hw(DECK002_SOBEL_I.astype(np.float64), 1, 1, 1, 1)
+    cases = [
+        Case("fixed: 3x3 worked example (answer [[5, 11], [23, 29]])",
+             (np.arange(9.0).reshape(3, 3), np.array([[0.0, 1.0], [2.0, 3.0]])), {}),
+        Case("fixed: deck 002's Sobel, image 1..9 with a ring of zeros "
+             "(answer [[-13, -20, -17], [-18, -24, -18], [13, 20, 17]])", (sobel_in, SOBEL_Y.copy()), {}),
+        Case("fixed: 4x6 input, asymmetric 2x3 kernel",
+             (np.arange(24.0).reshape(4, 6), np.array([[1.0, 2.0, 0.0], [0.0, -1.0, 3.0]])), {}),
+    ]
+    for i, (xs, ks, dtype) in enumerate([((5, 7), (3, 3), np.float64), ((6, 5), (2, 4), np.float64),
+                                         ((7, 6), (3, 2), np.float32), ((4, 8), (1, 3), np.float64)], 1):
+        x, k = rand(rng, xs, dtype), randn(rng, ks, dtype)
+        cases.append(Case(f"random #{i}: {hw(x)} input, {hw(k)} kernel" + float32_note(dtype), (x, k), {}))
+    return cases
+
+
+def _true_reference(x, k):
+    return F.convolve2d(x, k, mode="valid")
+
+
+_TRUE_VARIANTS = (
+    Variant("kernel not flipped", "that is the CROSS-CORRELATION of exercise 1.1 (on deck 002's "
+            "Sobel case every sign is reversed: [[13, 20, 17], ...]); a true convolution rotates "
+            "the kernel by 180° first: k[::-1, ::-1], both axes",
+            lambda x, k: unless_equal(F.correlate2d(x, k, "valid"), F.convolve2d(x, k, "valid"))),
+    Variant("kernel flipped along one axis only", "you flipped the rows (up-down) but not the "
+            "columns; rotate by 180°: k[::-1, ::-1]",
+            lambda x, k: unless_equal(F.correlate2d(x, k[::-1, :].copy(), "valid"),
+                                      F.convolve2d(x, k, "valid"))),
+    Variant("kernel flipped along one axis only", "you flipped the columns (left-right) but not "
+            "the rows; rotate by 180°: k[::-1, ::-1]",
+            lambda x, k: unless_equal(F.correlate2d(x, k[:, ::-1].copy(), "valid"),
+                                      F.convolve2d(x, k, "valid"))),
+    Variant("kernel transposed instead of rotated", "k.T mirrors the kernel along its diagonal; "
+            "the flip of a convolution is a 180° rotation: k[::-1, ::-1]",
+            lambda x, k: unless_equal(F.correlate2d(x, k.T.copy(), "valid"), F.convolve2d(x, k, "valid"))
+            if k.T.shape <= x.shape else None),
+    Variant("zero padding used ('full' mode)", "this exercise wants the valid part only: windows "
+            "that fit entirely inside x, (H - kH + 1, W - kW + 1)", lambda x, k: F.convolve2d(x, k, "full")),
+    Variant("zero padding used ('same' mode)", "this exercise wants the valid part only: windows "
+            "that fit entirely inside x, (H - kH + 1, W - kW + 1)", lambda x, k: F.convolve2d(x, k, "same")),
+    Variant("output too small (missing +1)", "the output size is H - kH + 1 by W - kW + 1",
+            lambda x, k: F.convolve2d(x, k, "valid")[:-1, :-1]),
+)
+
 EXERCISES = (
     Exercise("corr2d", 1, "corr2d", 3, "single-channel valid cross-correlation",
              "corr2d(x, k)", _corr2d_cases, _corr2d_reference, _CORR2D_VARIANTS),
+    Exercise("conv2d_true", 1, "conv2d_true", 2, "a true 2-D convolution (with the flip), valid mode",
+             "conv2d_true(x, k)", _true_cases, _true_reference, _TRUE_VARIANTS),
 )

@@ -9,6 +9,7 @@ from cnnlab import functional as F
 from cnnlab.checks.engine import Case, Exercise, Variant
 from cnnlab.checks.helpers import (ceil_size, float32_note, hw, one_sided_padding, randn,
                                    unless_equal)
+from cnnlab.kernels import DECK000_K, DECK000_X
 
 __all__ = ["EXERCISES"]
 
@@ -81,6 +82,9 @@ def _strided_cases(rng):
              dict(stride=1, padding=0, dilation=2)),
         Case("fixed: 7x7 ramp, 3x3 ones, stride 3 does not fit (floor: 2x2)",
              (np.arange(49.0).reshape(7, 7), ones), dict(stride=3, padding=0, dilation=1)),
+        Case("fixed: deck 000's 5x5, kernel [[0, 1], [2, 0]], stride 2 (answer [[20, 6], [0, 9]])",
+             (DECK000_X.astype(np.float64), DECK000_K.astype(np.float64)),
+             dict(stride=2, padding=0, dilation=1)),
     ]
     specs = [((6, 8), (3, 2), 2, 1, 1, np.float64), ((9, 7), (3, 3), 1, 2, 2, np.float64),
              ((8, 9), (2, 3), 3, 1, 1, np.float64), ((10, 8), (3, 3), 2, 1, 2, np.float32)]

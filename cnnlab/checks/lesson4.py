@@ -1,4 +1,4 @@
-"""Lesson 4 (channels): ``conv2d_forward``."""
+"""Lesson 4 (channels): ``conv2d_forward`` and ``count_conv``."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,6 +6,7 @@ import numpy as np
 from cnnlab import functional as F
 from cnnlab.checks.engine import Case, Exercise, Variant
 from cnnlab.checks.helpers import ceil_size, one_sided_padding, random_conv, randn, unless_equal
+from cnnlab.kernels import CS231N_B, CS231N_W, CS231N_X
 
 __all__ = ["EXERCISES"]
 
@@ -19,6 +20,10 @@ def _conv_cases(rng):
     specs = [(2, 3, 4, (6, 7), (3, 3), 1, 1, np.float64), (2, 2, 3, (7, 7), (3, 3), 2, 0, np.float64),
              (1, 3, 2, (8, 6), (2, 3), 2, 1, np.float64), (3, 1, 2, (5, 5), (1, 1), 1, 0, np.float64),
              (2, 4, 3, (9, 8), (3, 3), 2, 1, np.float32), (1, 3, 3, (5, 6), (3, 2), 1, 2, np.float64)]
+    cases.append(Case("fixed: CS231n demo (deck 002), 3 channels of 5x5, two 3x3x3 filters, "
+                      "stride 2, padding 1 (answer [[7, 10, -1], [7, 14, 6], [3, 8, -1]] and "
+                      "[[6, 3, 0], [-3, -1, -3], [-5, -7, -3]])",
+                      (CS231N_X[None].copy(), CS231N_W.copy(), CS231N_B.copy()), dict(stride=2, padding=1)))
     for i, spec in enumerate(specs, 1):
         x, w, name = random_conv(rng, i, spec)
         b = randn(rng, (w.shape[0],), spec[-1])
@@ -101,9 +106,87 @@ _CONV_SHAPES = (
                 + F.conv2d(x, w, b, stride=stride, padding=padding).shape[2:]),
 )
 
+
+# =========================================================================== count_conv
+
+def _count_cases(rng):
+    fixed = [
+        ((3, 32, 5, 32, 32, 1, 0), "deck 001: 32 filters of 5x5 on 32x32 RGB (answer [2432, 1881600, 28, 28])"),
+        ((3, 64, 3, 224, 224, 1, 0), "deck 003's quiz: 64 filters of 3x3 on 224x224 RGB "
+                                     "(answer [1792, 85162752, 222, 222])"),
+        ((1, 6, 5, 28, 28, 1, 2), "LeNet-5's conv1 on 28x28, padding 2 (answer [156, 117600, 28, 28])"),
+        ((6, 16, 5, 14, 14, 1, 0), "LeNet-5's conv2 (answer [2416, 240000, 10, 10])"),
+        ((3, 2, 3, 5, 5, 2, 1), "CS231n demo: two 3x3x3 filters, stride 2, padding 1 (answer [56, 486, 3, 3])"),
+        ((2, 4, 3, 7, 10, 3, 0), "7x10 input, stride 3 does not fit"),
+    ]
+    cases = [Case(f"fixed: {why}", a, {}) for a, why in fixed]
+    for i in range(1, 4):
+        k, s, p = int(rng.integers(1, 6)), int(rng.integers(1, 4)), int(rng.integers(0, 3))
+        h, w = int(rng.integers(k + 2, 40)), int(rng.integers(k + 2, 40))
+        ci, co = int(rng.integers(1, 65)), int(rng.integers(1, 129))
+        cases.append(Case(f"random #{i}: C_in={ci}, C_out={co}, k={k}, {h}x{w}, stride {s}, padding {p}",
+                          (ci, co, k, h, w, s, p), {}))
+    return cases
+
+
+def _counts(c_in, c_out, k, h, w, stride=1, padding=0, bias=1, oh=None, ow=None, per_output=None):
+    """[parameters, multiplications, OH, OW]; the keyword arguments plant the usual slips."""
+    oh = F.output_size(h, k, stride, padding) if oh is None else oh
+    ow = F.output_size(w, k, stride, padding) if ow is None else ow
+    per_output = k * k * c_in if per_output is None else per_output
+    params = (k * k * c_in + bias) * c_out
+    return np.array([params, oh * ow * c_out * per_output, oh, ow], dtype=np.int64)
+
+
+def _count_reference(c_in, c_out, k, h, w, stride=1, padding=0):
+    return _counts(c_in, c_out, k, h, w, stride, padding)
+
+
+def _count_slip(**slip):
+    return lambda ci, co, k, h, w, s=1, p=0: _counts(ci, co, k, h, w, s, p, **{
+        key: fn(ci, co, k, h, w, s, p) for key, fn in slip.items()})
+
+
+_COUNT_VARIANTS = (
+    Variant("bias forgotten", "each filter has k*k*C_in weights AND one bias: "
+            "parameters = (k*k*C_in + 1) * C_out", _count_slip(bias=lambda *a: 0)),
+    Variant("C_in forgotten", "a filter spans all input channels: it has k*k*C_in weights and "
+            "each output value costs k*k*C_in products",
+            lambda ci, co, k, h, w, s=1, p=0: None if ci == 1 else _counts(1, co, k, h, w, s, p)),
+    Variant("input size used instead of the output size", "there is one output value per "
+            "position of the window: multiplications = OH * OW * C_out * k*k*C_in, with OH, OW "
+            "from the output-size formula", _count_slip(oh=lambda ci, co, k, h, w, s, p: h,
+                                                        ow=lambda ci, co, k, h, w, s, p: w)),
+    Variant("input size used instead of the output size", "multiplications = OH * OW * C_out * "
+            "k*k*C_in, with OH, OW the OUTPUT size (your OH, OW are right)",
+            lambda ci, co, k, h, w, s=1, p=0: np.concatenate([
+                _counts(ci, co, k, h, w, s, p)[:1], [h * w * co * k * k * ci],
+                _counts(ci, co, k, h, w, s, p)[2:]]).astype(np.int64)),
+    Variant("bias counted as a multiplication", "adding the bias is an addition: each output "
+            "value costs k*k*C_in multiplications", _count_slip(per_output=lambda ci, co, k, h, w, s, p: k * k * ci + 1)),
+    Variant("C_out forgotten in the multiplications", "every output channel is computed: "
+            "multiplications = OH * OW * C_out * k*k*C_in",
+            lambda ci, co, k, h, w, s=1, p=0: None if co == 1 else np.concatenate([
+                _counts(ci, co, k, h, w, s, p)[:1], [_counts(ci, co, k, h, w, s, p)[1] // co],
+                _counts(ci, co, k, h, w, s, p)[2:]]).astype(np.int64)),
+    Variant("stride ignored", "the output size divides by the stride: (H + 2p - k) // s + 1",
+            lambda ci, co, k, h, w, s=1, p=0: None if s == 1 else _counts(ci, co, k, h, w, 1, p)),
+    Variant("padding ignored", "padding adds p rows/columns on EACH side: (H + 2p - k) // s + 1",
+            lambda ci, co, k, h, w, s=1, p=0: None if p == 0 else _counts(ci, co, k, h, w, s, 0)),
+    Variant("padding counted once", "padding adds p rows/columns on EACH side: H + 2p",
+            _count_slip(oh=lambda ci, co, k, h, w, s, p: (h + p - k) // s + 1,
+                        ow=lambda ci, co, k, h, w, s, p: (w + p - k) // s + 1)),
+    Variant("ceil instead of floor", "a window that would run past the padded input does not "
+            "count: (H + 2p - k) // s + 1", _count_slip(oh=lambda ci, co, k, h, w, s, p: ceil_size(h, k, s, p, 1),
+                                                         ow=lambda ci, co, k, h, w, s, p: ceil_size(w, k, s, p, 1))),
+)
+
 EXERCISES = (
     Exercise("conv2d_forward", 4, "conv2d_forward", 4,
              "multi-channel NCHW convolution with stride, padding and bias",
              "conv2d_forward(x, w, b, stride, padding)", _conv_cases, _conv_reference,
              _CONV_VARIANTS, shape_variants=_CONV_SHAPES),
+    Exercise("count_conv", 4, "count_conv", 2, "parameters, multiplications and output size of a layer",
+             "count_conv(c_in, c_out, k, h, w, stride, padding)", _count_cases, _count_reference,
+             _COUNT_VARIANTS),
 )

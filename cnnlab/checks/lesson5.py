@@ -6,15 +6,21 @@ import numpy as np
 from cnnlab import functional as F
 from cnnlab.checks.engine import Case, Exercise, Variant, shape_str
 from cnnlab.checks.helpers import ceil_size, float32_note, pad_hw, pair, pool_windows, randn
+from cnnlab.kernels import DECK003_POOL_QUIZ
 
 __all__ = ["EXERCISES"]
 
 
-def _pool_cases(answer):
-    """The cases of a pooling exercise; ``answer`` is the worked example's, for its name."""
+def _pool_cases(answer, quiz, sliding):
+    """The cases of a pooling exercise; ``answer``, ``quiz`` and ``sliding`` are the answers of
+    the worked example, deck 003's quiz and deck 003's stride-1 example, for their names."""
     def make(rng):
         cases = [Case(f"fixed: 4x4 ramp 0..15, 2x2 windows (answer {answer})",
-                      (np.arange(16.0).reshape(1, 1, 4, 4), 2), {})]
+                      (np.arange(16.0).reshape(1, 1, 4, 4), 2), {}),
+                 Case(f"fixed: deck 003's quiz, 2x2 windows (answer {quiz})",
+                      (DECK003_POOL_QUIZ[None, None].copy(), 2), {}),
+                 Case(f"fixed: 3x3 grid 0..8, 2x2 windows, stride 1 (answer {sliding})",
+                      (np.arange(9.0).reshape(1, 1, 3, 3), 2), {"stride": 1})]
         specs = [((2, 3, 6, 6), 2, None, np.float64), ((2, 2, 7, 7), 3, 2, np.float64),
                  ((1, 2, 5, 7), 2, None, np.float64), ((1, 2, 6, 9), (2, 3), None, np.float64),
                  ((2, 1, 5, 5), 3, 1, np.float64), ((2, 3, 8, 6), 2, None, np.float32),
@@ -134,11 +140,13 @@ _POOL_SHAPES = (
 
 EXERCISES = (
     Exercise("max_pool2d", 5, "max_pool2d", 2, "max pooling forward",
-             "max_pool2d(x, kernel_size, stride=None)", _pool_cases("[[5, 7], [13, 15]]"),
+             "max_pool2d(x, kernel_size, stride=None)",
+             _pool_cases("[[5, 7], [13, 15]]", "[[20, 30], [70, 90]]", "[[4, 5], [7, 8]]"),
              lambda x, kernel_size, stride=None: F.max_pool2d(x, kernel_size, stride),
              _MAX_POOL_VARIANTS, shape_variants=_POOL_SHAPES),
     Exercise("avg_pool2d", 5, "avg_pool2d", 2, "average pooling forward",
-             "avg_pool2d(x, kernel_size, stride=None)", _pool_cases("[[2.5, 4.5], [10.5, 12.5]]"),
+             "avg_pool2d(x, kernel_size, stride=None)",
+             _pool_cases("[[2.5, 4.5], [10.5, 12.5]]", "[[16, 8], [20, 25]]", "[[2, 3], [5, 6]]"),
              lambda x, kernel_size, stride=None: F.avg_pool2d(x, kernel_size, stride),
              _AVG_POOL_VARIANTS, shape_variants=_POOL_SHAPES),
 )
