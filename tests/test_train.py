@@ -158,26 +158,18 @@ class _FakeTTY(io.StringIO):
         return True
 
 
-def test_progress_bar_text_mode_without_a_terminal(digits):
-    (xtr, ytr), (xte, yte) = digits
+def test_progress_bar_text_mode_without_a_terminal(fit_lenet):
     out = io.StringIO()
-    model = _model()
-    train.fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.01),
-              (xtr[:100], ytr[:100]), 2, 50, val_data=(xte[:50], yte[:50]),
-              callbacks=[train.ProgressBar("text", file=out)])
+    fit_lenet(100, 2, 50, val=50, callbacks=[train.ProgressBar("text", file=out)])
     lines = out.getvalue().splitlines()
     assert len(lines) == 2 and "\r" not in out.getvalue()
     assert lines[0].startswith("Epoch 1/2") and lines[1].startswith("Epoch 2/2")
     assert "loss" in lines[1] and "val_acc" in lines[1]
 
 
-def test_progress_bar_text_mode_on_a_terminal(digits):
-    (xtr, ytr), _ = digits
+def test_progress_bar_text_mode_on_a_terminal(fit_lenet):
     out = _FakeTTY()
-    model = _model()
-    train.fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.01),
-              (xtr[:150], ytr[:150]), 1, 50,
-              callbacks=[train.ProgressBar("text", file=out, refresh=0.0)])
+    fit_lenet(150, 1, 50, callbacks=[train.ProgressBar("text", file=out, refresh=0.0)])
     text = out.getvalue()
     assert text.count("\r") >= 3 and "[" in text and "3/3" in text
     assert text.endswith("\n") and text.count("\n") == 1
@@ -194,12 +186,9 @@ def test_verbose_adds_a_progress_bar(digits, capsys):
     assert capsys.readouterr().out == ""
 
 
-def test_progress_bar_widget_mode_builds_a_widget(digits):
-    (xtr, ytr), _ = digits
+def test_progress_bar_widget_mode_builds_a_widget(fit_lenet):
     bar = train.ProgressBar("widget")
-    model = _model()
-    train.fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.01),
-              (xtr[:100], ytr[:100]), 2, 50, callbacks=[bar])
+    fit_lenet(100, 2, 50, callbacks=[bar])
     assert bar.widget is not None
     assert bar._bar.value == bar._bar.max == 2 and bar._bar.bar_style == "success"
     assert "Epoch 2/2" in bar._log.value

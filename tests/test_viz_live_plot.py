@@ -5,22 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import cnnlab
-from cnnlab import models, nn, optim, train, viz
+from cnnlab import train, viz
 
 
-def _model():
-    cnnlab.manual_seed(0)
-    return models.LeNet5()
-
-
-def test_live_plot_outside_jupyter_keeps_the_figure(digits):
-    (xtr, ytr), (xte, yte) = digits
+def test_live_plot_outside_jupyter_keeps_the_figure(fit_lenet):
     live = viz.LivePlot()
-    model = _model()
-    train.fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.01),
-              (xtr[:100], ytr[:100]), 2, 50, val_data=(xte[:50], yte[:50]),
-              callbacks=[live], verbose=False)
+    fit_lenet(100, 2, 50, val=50, callbacks=[live], verbose=False)
     ax_loss, ax_acc = live.figure.axes
     # per-step (smoothed), epoch averages, validation: on both panels
     assert len(ax_loss.lines) == 3 and len(ax_acc.lines) == 3
@@ -30,15 +20,12 @@ def test_live_plot_outside_jupyter_keeps_the_figure(digits):
     assert ax_acc.get_ylim() == (0, 100) and ax_loss.get_xlim()[1] == pytest.approx(2.05)
 
 
-def test_live_plot_redraws_during_a_single_epoch(digits):
-    (xtr, ytr), _ = digits
+def test_live_plot_redraws_during_a_single_epoch(fit_lenet):
     live = viz.LivePlot(update_every=0.0)             # redraw after every batch
     draws = []
     original = live._draw
     live._draw = lambda: (draws.append(len(live.history.step_loss)), original())[1]
-    model = _model()
-    train.fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.01),
-              (xtr[:100], ytr[:100]), 1, 25, callbacks=[live], verbose=False)
+    fit_lenet(100, 1, 25, callbacks=[live], verbose=False)
     assert draws[:5] == [0, 1, 2, 3, 4]                 # the curve grows within the epoch
     ax_loss, ax_acc = live.figure.axes
     assert ax_acc.get_xlim()[1] == pytest.approx(1.05) and ax_acc.get_ylim() == (0, 100)
