@@ -34,7 +34,8 @@ otherwise ``points * passed / cases``, rounded DOWN to a multiple of 0.5 (so a f
 that is right on 5 of 6 cases of a 3-point exercise earns 2.5, one that only gets the
 worked example right earns 0.5, and nothing earns full marks without passing everything).
 
-Layout: ``engine`` (cases, verdicts, diagnosis), ``helpers`` (building cases and planted
+Layout: ``engine`` (cases, running, verdicts), ``kinds`` (the diagnosis per result kind),
+``compare`` (comparing values, explaining a wrong array), ``helpers`` (building cases and planted
 mistakes), ``lesson1`` ... ``lesson9`` (each lesson's exercises), ``registry`` (lookup by name).
 """
 from __future__ import annotations

@@ -4,7 +4,9 @@ An ``Exercise`` knows its cases, its reference (computed by cnnlab's own functio
 planted mistakes (``Variant``: what the answer would be after a common slip). ``diagnose``
 compares a student's result with the reference and, when it is wrong, with each planted
 mistake, then with generic explanations (H and W swapped, a wrong shape, a constant factor, a
-shift, NaN, a wrong dtype), so the feedback says *why* a result is wrong.
+shift, NaN, a wrong dtype), so the feedback says *why* a result is wrong. The comparison of
+one result per result kind is in ``kinds.py``, the generic explanations of an array in
+``compare.py`` (``close``, ``shape_str``, ``type_desc`` and ``shifted`` are re-exported here).
 
 ``collect(exercise, fn)`` runs a function on copies of every case; ``evaluate(exercise,
 outputs)`` turns ``{case name: result or ErrorResult}`` into a ``CheckResult``. The lessons'
@@ -23,6 +25,9 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
+
+from cnnlab.checks import kinds
+from cnnlab.checks.compare import close, shape_str, shifted, type_desc
 
 __all__ = [
     "NOT_IMPLEMENTED", "Case", "ErrorResult", "CheckResult", "Variant", "Exercise",
@@ -134,74 +139,7 @@ class Variant:
         return f"{self.cause}: {self.explain}"
 
 
-# =========================================================================== comparisons
-
-class _Diagnosis(str):
-    """A diagnosis text that also knows its short form (the cause), used to abbreviate a
-    diagnosis repeated on later cases: "✗ random #2: kernel flipped (as above)"."""
-    short: str
-
-    def __new__(cls, text: str, short: str | None = None):
-        obj = super().__new__(cls, text)
-        obj.short = short or text
-        return obj
-
-
-def _matched(matches: list) -> _Diagnosis:
-    """The diagnosis for the planted mistakes that reproduce the result exactly: the first one,
-    plus the other causes that give the very same numbers (they cannot be told apart)."""
-    first = matches[0]
-    others = []
-    for v in matches[1:]:
-        if v.cause != first.cause and v.cause not in others:
-            others.append(v.cause)
-    text = first.text() + (f" (or: {'; '.join(others)})" if others else "")
-    return _Diagnosis(text, first.cause)
-
-
-def _tolerances(*dtypes) -> tuple[float, float]:
-    """(rtol, atol) for comparing values of these dtypes: looser when float32 is involved."""
-    lowp = any(np.dtype(d).kind == "f" and np.dtype(d).itemsize <= 4 for d in dtypes)
-    return (1e-4, 1e-5) if lowp else (1e-6, 1e-9)
-
-
-def close(expected, got) -> bool:
-    """Same shape and the same values up to the rounding error of the dtypes involved."""
-    try:
-        expected = np.asarray(expected)
-        got = np.asarray(got)
-    except Exception:
-        return False
-    if expected.shape != got.shape or got.dtype.kind not in "biuf":
-        return False
-    if expected.size == 0:
-        return True
-    rtol, atol = _tolerances(expected.dtype, got.dtype)
-    e = expected.astype(np.float64)
-    g = got.astype(np.float64)
-    if not np.all(np.isfinite(g)):
-        return False
-    scale = max(1.0, float(np.max(np.abs(e))))
-    return bool(np.allclose(g, e, rtol=rtol, atol=atol * scale))
-
-
-def _fmt(v) -> str:
-    return f"{float(v):.6g}"
-
-
-def shape_str(s) -> str:
-    """A shape as Python writes it: (3,), (2, 1, 4, 4)."""
-    return "(" + ", ".join(str(int(d)) for d in s) + ("," if len(s) == 1 else "") + ")"
-
-
-def type_desc(x) -> str:
-    """What a value is, for messages: "an array of shape (2, 2)", "a list of length 3"."""
-    if isinstance(x, np.ndarray):
-        return f"an array of shape {shape_str(x.shape)}"
-    if isinstance(x, (tuple, list)):
-        return f"a {type(x).__name__} of length {len(x)}"
-    return f"{type(x).__name__} {x!r}"[:80]
-
+# =========================================================================== calling
 
 def call(fn, case: Case):
     """``fn(*case.args, **case.kwargs)`` on deep copies of the inputs (a function that writes
@@ -248,110 +186,6 @@ def describe_error(err: ErrorResult) -> str:
         if err.type_name == type_name and needle in err.message:
             return f"{text} (hint: {hint})"
     return text
-
-
-def _first_index(mask: np.ndarray) -> tuple:
-    return tuple(int(i) for i in np.argwhere(mask)[0])
-
-
-_SHIFTS = [(0, 1), (1, 0), (1, 1), (0, -1), (-1, 0), (-1, -1), (1, -1), (-1, 1),
-           (0, 2), (2, 0), (2, 2), (0, -2), (-2, 0), (-2, -2)]
-
-
-def shifted(expected: np.ndarray, got: np.ndarray):
-    """(dy, dx) such that got[..., i+dy, j+dx] == expected[..., i, j] on the overlap, or None."""
-    if expected.ndim < 2 or expected.shape != got.shape:
-        return None
-    h, w = expected.shape[-2:]
-    for dy, dx in _SHIFTS:
-        if abs(dy) * 2 >= h or abs(dx) * 2 >= w:
-            continue
-        e = expected[..., max(-dy, 0):h - max(dy, 0), max(-dx, 0):w - max(dx, 0)]
-        g = got[..., max(dy, 0):h - max(-dy, 0), max(dx, 0):w - max(-dx, 0)]
-        if e.size >= 4 and np.any(e != 0) and close(e, g):
-            return dy, dx
-    return None
-
-
-# =========================================================================== explaining arrays
-
-def _not_an_array(expected: np.ndarray, got, what: str) -> str | None:
-    """The problem when ``got`` is not a usable array of numbers (None, a list, NaN), else None."""
-    if got is None:
-        return f"{what} is None: did you forget the `return` statement?"
-    if not isinstance(got, np.ndarray):
-        if isinstance(got, (list, tuple, int, float, np.generic)):
-            try:
-                arr = np.asarray(got, dtype=np.float64)
-            except Exception:
-                arr = None
-            if arr is not None and close(expected, arr):
-                return (f"right values, but {what} is {type_desc(got)}; return a NumPy "
-                        f"array (np.array(...)) of dtype {expected.dtype}")
-        return (f"expected a NumPy array of shape {shape_str(expected.shape)}, "
-                f"got {type_desc(got)}")
-    if got.dtype.kind not in "biuf":
-        return (f"{what} has dtype {got.dtype}; expected numbers "
-                f"(dtype {expected.dtype})")
-    if got.dtype.kind == "f" and np.isnan(got).any() and not np.isnan(expected).any():
-        return (f"{what} contains NaN (first at index {_first_index(np.isnan(got))}): an "
-                f"np.empty array never filled in, a 0/0, or an exp that overflowed (inf/inf)?")
-    return None
-
-
-def _transposed(expected: np.ndarray, got: np.ndarray, what: str) -> str | None:
-    if expected.ndim < 2:
-        return None
-    t = np.swapaxes(expected, -1, -2)
-    if close(t, got) and (t.shape != expected.shape or not close(expected, t)):
-        shapes = ("" if got.shape == expected.shape else
-                  f" (expected shape {shape_str(expected.shape)}, got {shape_str(got.shape)})")
-        return _Diagnosis(
-            f"H and W swapped: {what} is the expected one transposed{shapes}; the first "
-            f"spatial index is the row (height), the second the column (width)",
-            "H and W swapped")
-    return None
-
-
-def _wrong_shape(expected: np.ndarray, got: np.ndarray, shape_hints: list) -> str:
-    text = f"wrong shape: expected {shape_str(expected.shape)}, got {shape_str(got.shape)}"
-    if shape_hints:
-        return text + f" ({shape_hints[0]})"
-    if got.ndim == expected.ndim >= 2 and got.shape[:-2] == expected.shape[:-2]:
-        extra = []
-        for n, axis in zip(np.subtract(got.shape[-2:], expected.shape[-2:]), ("row", "column")):
-            if n:
-                extra.append(f"{abs(n)} {axis}{'s' if abs(n) > 1 else ''} too "
-                             f"{'many' if n > 0 else 'few'}")
-        text += f" ({' and '.join(extra)}: check the output-size formula)"
-    return text
-
-
-def _wrong_values(expected: np.ndarray, got: np.ndarray, what: str) -> str:
-    """Same shape, other numbers: all zeros, a constant factor, a shift, or where they differ."""
-    if expected.size and not np.any(got) and np.any(expected):
-        return f"{what} is all zeros: is the output ever written to?"
-    e64 = expected.astype(np.float64)
-    g64 = got.astype(np.float64)
-    denom = float(np.sum(e64 * e64))
-    if denom > 0:
-        c = float(np.sum(e64 * g64)) / denom
-        if abs(c - 1) > 1e-3 and abs(c) > 1e-6 and close(c * e64, g64):
-            return (f"{what} is exactly {c:.4g} times the expected values: a missing or "
-                    f"extra factor (a wrong normalisation?)")
-    shift = shifted(e64, g64)
-    if shift is not None:
-        dy, dx = shift
-        return (f"{what} is the expected one shifted by {dy:+d} row(s) and {dx:+d} column(s): "
-                f"the windows are misplaced (padding on one side only? an index off by one?)")
-    rtol, atol = _tolerances(expected.dtype, got.dtype)
-    scale = max(1.0, float(np.max(np.abs(e64))))
-    bad = ~np.isclose(g64, e64, rtol=rtol, atol=atol * scale)
-    idx = _first_index(bad)
-    worst = float(np.max(np.abs(g64 - e64)))
-    return (f"wrong values in {int(bad.sum())} of {bad.size} entries; first at index {idx}: "
-            f"expected {_fmt(e64[idx])}, got {_fmt(g64[idx])} "
-            f"(largest difference {worst:.3g})")
 
 
 # =========================================================================== exercises
@@ -421,14 +255,13 @@ class Exercise:
             return describe_error(got)
         expected = self.reference(*case.args, **case.kwargs)
         if self.kind == "int":
-            return self._diagnose_int(case, expected, got)
+            return kinds.diagnose_int(self, case, expected, got)
         if self.kind == "tuple":
-            return self._diagnose_tuple(case, expected, got)
-        return self._diagnose_array(case, expected, got, None)
+            return kinds.diagnose_tuple(self, case, expected, got)
+        return kinds.diagnose_array(self, case, expected, got, None)
 
-    # ------------------------------------------------------------------ helpers
     @staticmethod
-    def _values(variants, case: Case, part):
+    def planted_values(variants, case: Case, part):
         """(variant, value) of every planted mistake about ``part`` that applies to ``case``."""
         for v in variants:
             if v.part != part:
@@ -440,91 +273,9 @@ class Exercise:
             if val is not None:
                 yield v, val
 
-    def _diagnose_int(self, case, expected, got):
-        if got is None:
-            return "returned None: did you forget the `return` statement?"
-        if isinstance(got, (bool, np.bool_)):
-            return f"returned a bool ({got!r}); expected the integer {expected}"
-        if isinstance(got, np.ndarray) and got.ndim == 0:
-            got = got[()]
-        if isinstance(got, (float, np.floating)):
-            g = float(got)
-            if not math.isfinite(g):
-                return f"returned {g!r}; expected the integer {expected}"
-            if g == expected:
-                return (f"right value, but a float ({g!r}): a number of window positions is a "
-                        f"whole number; return an int (use // for the floor division, or int())")
-            exact = self.exact(*case.args) if self.exact is not None else None
-            if exact is not None and abs(g - exact) < 1e-9:
-                return (f"returned the unfloored value {g:.4g}: the window fits only "
-                        f"{expected} whole times, so the size is floored: "
-                        f"floor((n + 2p - d(f-1) - 1)/s) + 1 (use //)")
-            value = g
-        elif isinstance(got, (int, np.integer)):
-            if int(got) == expected:
-                return None
-            value = int(got)
-        else:
-            return f"expected an int, got {type_desc(got)}"
-        matches = [v for v, val in self._values(self.variants, case, None) if val == value]
-        if matches:
-            return _matched(matches)
-        return f"expected {expected}, got {_fmt(value) if isinstance(value, float) else value}"
-
-    def _diagnose_tuple(self, case, expected, got):
-        names = ", ".join(self.parts)
-        if isinstance(got, np.ndarray):
-            return (f"expected a tuple ({names}) of {len(self.parts)} arrays, got a single "
-                    f"array of shape {shape_str(got.shape)}")
-        if not isinstance(got, (tuple, list)):
-            return f"expected a tuple ({names}), got {type_desc(got)}"
-        if len(got) != len(self.parts):
-            return f"expected a tuple ({names}) of {len(self.parts)} arrays, got {len(got)} values"
-        problems, shorts = [], []
-        for part, e, g in zip(self.parts, expected, got):
-            d = self._diagnose_array(case, e, g, part)
-            if d:
-                problems.append(f"{part}: {d}")
-                shorts.append(f"{part}: {getattr(d, 'short', d)}")
-        if not problems:
-            return None
-        return _Diagnosis("\n      ".join(problems), "; ".join(shorts))
-
     def _diagnose_array(self, case, expected, got, part):
-        what = part or "your result"
-        expected = np.asarray(expected)
-        problem = _not_an_array(expected, got, what)
-        if problem is not None:
-            return problem
-        if got.shape == expected.shape and close(expected, got):
-            if got.dtype != expected.dtype:
-                return (f"wrong dtype: expected {expected.dtype} (the dtype of the input), got "
-                        f"{got.dtype}; create the output with the input's dtype, e.g. "
-                        f"np.zeros(shape, dtype=x.dtype)")
-            return None
-        matches, shape_hints = self._planted(case, part, expected, got)
-        if matches:
-            return _matched(matches)
-        explained = _transposed(expected, got, what)
-        if explained is not None:
-            return explained
-        if got.shape != expected.shape:
-            return _wrong_shape(expected, got, shape_hints)
-        return _wrong_values(expected, got, what)
-
-    def _planted(self, case, part, expected, got) -> tuple[list, list]:
-        """The planted mistakes that give exactly ``got``, and hints for its (wrong) shape."""
-        shape_hints, matches = [], []
-        for v, val in self._values(self.variants, case, part):
-            val = np.asarray(val)
-            if close(val, got):
-                matches.append(v)
-            elif val.shape == got.shape and val.shape != expected.shape:
-                shape_hints.append(f"that is the shape you get with: {v.cause}")
-        for v, s in self._values(self.shape_variants, case, part):
-            if tuple(s) == got.shape and tuple(s) != expected.shape:
-                shape_hints.append(v.cause)
-        return matches, shape_hints
+        """``kinds.diagnose_array`` (an exercise with a kind of its own uses it per part)."""
+        return kinds.diagnose_array(self, case, expected, got, part)
 
 
 # =========================================================================== running and judging
