@@ -35,6 +35,8 @@ __all__ = [
     "error_result", "collect", "evaluate",
 ]
 
+KINDS = ("array", "tuple", "int", "ints", "choice")   # the result kinds ``kinds`` can diagnose
+
 NOT_IMPLEMENTED = ("not implemented yet: replace `raise NotImplementedError()` with your code, "
                    "run that cell, then run this check again")
 
@@ -202,19 +204,22 @@ class Exercise:
     make_cases      : rng -> list of Case (fixed ones, then random ones drawn from rng)
     reference       : the expected result, computed by cnnlab's own functions
     variants        : planted mistakes (Variant) that explain a wrong value
-    kind            : "array" (one ndarray), "tuple" (several ndarrays, named by ``parts``) or
-                      "int" (a Python/NumPy integer)
+    kind            : "array" (one ndarray), "tuple" (several ndarrays, named by ``parts``),
+                      "int" (a Python/NumPy integer), "ints" (whole numbers named by
+                      ``parts``: a tuple or a dict, compared exactly) or "choice" (one of the
+                      names ``choices``, a str); ``kinds`` diagnoses each
     shape_variants  : Variants whose fn gives a mistaken *shape*, to explain a wrong shape
     allowed_modules : modules the student is TOLD to use in this exercise (lesson 9 composes
                       ``cnnlab.functional``), so a grader should not flag calls into them
     exact           : for kind "int", the unfloored value of the case (explains a float answer)
+    choices         : for kind "choice", the names the answer is one of
     """
 
     def __init__(self, name: str, lesson: int, function_name: str, points: int, title: str,
                  signature: str, make_cases: Callable, reference: Callable,
                  variants: tuple = (), kind: str = "array", parts: tuple = (),
                  shape_variants: tuple = (), allowed_modules: tuple = (),
-                 exact: Callable | None = None):
+                 exact: Callable | None = None, choices: tuple = ()):
         self.name, self.lesson, self.function_name = name, lesson, function_name
         self.points, self.title, self.signature, self.kind = points, title, signature, kind
         self.parts = tuple(parts)
@@ -224,6 +229,13 @@ class Exercise:
         self.shape_variants = tuple(shape_variants)
         self.allowed_modules = tuple(allowed_modules)
         self.exact = exact
+        self.choices = tuple(choices)
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        if kind in ("tuple", "ints") and not self.parts:
+            raise ValueError(f"kind {kind!r} needs parts= (the names of the values returned)")
+        if (kind == "choice") != bool(self.choices):
+            raise ValueError("choices= goes with kind='choice' (the names the answer is one of)")
 
     def __repr__(self) -> str:
         return f"<Exercise {self.name!r}: {self.signature}, lesson {self.lesson}, {self.points} pt>"
@@ -256,6 +268,10 @@ class Exercise:
         expected = self.reference(*case.args, **case.kwargs)
         if self.kind == "int":
             return kinds.diagnose_int(self, case, expected, got)
+        if self.kind == "ints":
+            return kinds.diagnose_ints(self, case, expected, got)
+        if self.kind == "choice":
+            return kinds.diagnose_choice(self, case, expected, got)
         if self.kind == "tuple":
             return kinds.diagnose_tuple(self, case, expected, got)
         return kinds.diagnose_array(self, case, expected, got, None)

@@ -3,6 +3,9 @@
 kind "array" : one ndarray (``diagnose_array``)
 kind "tuple" : several ndarrays, named by ``exercise.parts`` (``diagnose_tuple``)
 kind "int"   : a Python/NumPy integer (``diagnose_int``)
+kind "ints"  : a record of named whole numbers (``exercise.parts``), a tuple in that order or a
+               dict with those keys, compared EXACTLY (``diagnose_ints``)
+kind "choice": one of a fixed set of names, a str (``exercise.choices``; ``diagnose_choice``)
 
 Each returns None when ``got`` is the right answer, else a deterministic explanation: the
 planted mistake (``Variant``) that reproduces ``got``, or a generic one from ``compare``.
@@ -18,7 +21,7 @@ import numpy as np
 from cnnlab.checks.compare import (_Diagnosis, _fmt, _matched, _not_an_array, _transposed,
                                    _wrong_shape, _wrong_values, close, shape_str, type_desc)
 
-__all__ = ["diagnose_int", "diagnose_tuple", "diagnose_array", "planted"]
+__all__ = ["diagnose_int", "diagnose_ints", "diagnose_choice", "diagnose_tuple", "diagnose_array", "planted"]
 
 
 def diagnose_int(exercise, case, expected, got):
@@ -52,6 +55,101 @@ def diagnose_int(exercise, case, expected, got):
     if matches:
         return _matched(matches)
     return f"expected {expected}, got {_fmt(value) if isinstance(value, float) else value}"
+
+
+def _whole_number(part, expected, got):
+    """(the value of one part of an "ints" answer, or None; the problem with it, or None)."""
+    if isinstance(got, np.ndarray) and got.ndim == 0:
+        got = got[()]
+    if isinstance(got, (bool, np.bool_)) or not isinstance(got, (int, np.integer, float,
+                                                                 np.floating)):
+        return None, f"{part}: expected an int, got {type_desc(got)}"
+    if isinstance(got, (int, np.integer)):
+        return int(got), None
+    g = float(got)
+    if g == expected:
+        return None, (f"{part}: right value, but a float ({g!r}): a count is a whole number; "
+                      f"compute it with ints (// for the output size) or convert with int()")
+    if not g.is_integer():
+        return g, (f"{part}: expected {expected}, got {g!r}, not a whole number: use // "
+                   f"(floor division), not /")
+    return g, None
+
+
+def diagnose_ints(exercise, case, expected, got):
+    """A record of whole numbers named by ``exercise.parts``: each wrong part is named, with
+    the planted mistake that gives that very number on this case when one does."""
+    parts = exercise.parts
+    names = ", ".join(parts)
+    record = f"a tuple ({names}) of {len(parts)} ints"
+    if got is None:
+        return "returned None: did you forget the `return` statement?"
+    if isinstance(got, dict):
+        if set(got) != set(parts):
+            return f"a dict answer needs exactly the keys {names}; got {', '.join(map(repr, got))}"
+        got = tuple(got[p] for p in parts)
+    if isinstance(got, np.ndarray):
+        return (f"expected {record}, got {type_desc(got)}: return the numbers themselves, "
+                f"`return {names}`")
+    if not isinstance(got, (tuple, list)):
+        return f"expected {record}, got {type_desc(got)}"
+    if len(got) != len(parts):
+        return f"expected {record}, got {len(got)} values"
+    expected = tuple(int(e) for e in expected)
+    planted_vals = [(v, tuple(val)) for v, val in
+                    exercise.planted_values(exercise.variants, case, None)]
+    def reproduced(val):            # how many parts of the answer a planted mistake gives
+        return sum(_same_number(a, b) for a, b in zip(val, got))
+    planted_vals.sort(key=lambda vv: -reproduced(vv[1]))     # stable: the listed order breaks ties
+    groups: dict = {}               # first cause -> (matching variants, "part: expected e, got g")
+    problems = []
+    for i, (part, e, g) in enumerate(zip(parts, expected, got)):
+        value, problem = _whole_number(part, e, g)
+        if problem is None and value == e:
+            continue
+        matches = [v for v, val in planted_vals if value is not None and val[i] == value]
+        if matches:
+            found, wrong = groups.setdefault(matches[0].cause, ([], []))
+            found.extend(m for m in matches if m not in found)
+            wrong.append(f"{part}: expected {e}, got {_fmt_count(value)}")
+        else:
+            problems.append(problem or f"{part}: expected {e}, got {_fmt_count(value)}")
+    diagnoses = [(_matched(found), wrong) for found, wrong in groups.values()]
+    lines = [f"{'; '.join(wrong)}: {d}" for d, wrong in diagnoses] + problems
+    if not lines:
+        return None
+    shorts = [f"{', '.join(w.split(':')[0] for w in wrong)}: {d.short}"
+              for d, wrong in diagnoses] + problems
+    return _Diagnosis("\n      ".join(lines), "; ".join(shorts))
+
+
+def _same_number(a, b) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:
+        return False
+
+
+def _fmt_count(v) -> str:
+    return repr(v) if isinstance(v, float) else str(v)
+
+
+def diagnose_choice(exercise, case, expected, got):
+    """A name out of ``exercise.choices``: the wrong one is explained by the planted mistake
+    that picks it on this case, when one does."""
+    names = ", ".join(repr(n) for n in exercise.choices)
+    if got is None:
+        return "returned None: did you forget the `return` statement?"
+    if not isinstance(got, str):
+        return f"expected one of the names {names} (a str), got {type_desc(got)}"
+    if got == expected:
+        return None
+    if got not in exercise.choices:
+        return f"returned {got!r}; the answer is one of {names}"
+    for v, val in exercise.planted_values(exercise.variants, case, None):
+        if val == got:
+            return _Diagnosis(f"expected {expected!r}, got {got!r}: {v.text()}", v.cause)
+    return f"expected {expected!r}, got {got!r}"
 
 
 def diagnose_tuple(exercise, case, expected, got):

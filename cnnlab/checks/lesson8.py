@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnnlab import functional as F
-from cnnlab.checks.engine import Case, ErrorResult, Exercise, Variant, describe_error, type_desc
+from cnnlab.checks.engine import Case, Exercise, Variant
 from cnnlab.checks.helpers import rand, randn
 from cnnlab.gradcheck import numerical_gradient, rel_error
 
@@ -212,41 +212,12 @@ _WHICH_VARIANTS = (
 )
 
 
-class NameExercise(Exercise):
-    """An exercise whose answer is one of a few names (a str)."""
-
-    def __init__(self, *args, names=(), **kwargs):
-        super().__init__(*args, **kwargs)
-        self.names = tuple(names)
-
-    def diagnose(self, case, got):
-        if isinstance(got, ErrorResult):
-            return describe_error(got)
-        expected = self.reference(*case.args, **case.kwargs)
-        choices = ", ".join(repr(n) for n in self.names)
-        if got is None:
-            return "returned None: did you forget the `return` statement?"
-        if not isinstance(got, str):
-            return f"expected one of the names {choices}, got {type_desc(got)}"
-        if got == expected:
-            return None
-        if got not in self.names:
-            return f"returned {got!r}; the answer is one of {choices}"
-        for v in self.variants:
-            try:
-                if v.fn(*case.args, **case.kwargs) == got:
-                    return f"expected {expected!r}, got {got!r}: {v.text()}"
-            except Exception:
-                continue
-        return f"expected {expected!r}, got {got!r}"
-
-
 EXERCISES = (
     Exercise("numerical_gradients", 8, "numerical_gradients", 3,
              "a centred-difference gradient check of a layer",
              "numerical_gradients(x, w, b, dout, eps=1e-6)", _numgrad_cases, _numgrad_reference,
              _numgrad_variants(), kind="tuple", parts=PARTS),
-    NameExercise("which_is_wrong", 8, "which_is_wrong", 2, "which gradient is wrong?",
-                 "which_is_wrong(analytic, numeric, tol=1e-6)", _which_cases, _which_reference,
-                 _WHICH_VARIANTS, names=PARTS + ("none",)),
+    Exercise("which_is_wrong", 8, "which_is_wrong", 2, "which gradient is wrong?",
+             "which_is_wrong(analytic, numeric, tol=1e-6)", _which_cases, _which_reference,
+             _WHICH_VARIANTS, kind="choice", choices=PARTS + ("none",)),
 )
