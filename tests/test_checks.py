@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import math
+import operator
 from pathlib import Path
 
 import nbformat
@@ -425,27 +426,61 @@ CONV_BWD_MISTAKES = {
 
 
 def count_student(c_in, c_out, k, h, w, stride=1, padding=0, bias=1, in_size=False, ci=True,
-                  mult_bias=0, pad_sides=2, floor=True):
-    """A layer count with optional, deliberate mistakes."""
+                  mult_bias=0, pad_sides=2, floor=True, extra_mult=0, divide=None):
+    """A layer count with optional, deliberate mistakes: (parameters, multiplications, out_h,
+    out_w), ints unless ``divide`` (e.g. operator.truediv) computes the output size."""
     def size(n):
         top = n + pad_sides * padding - k
+        if divide is not None:
+            return divide(top, stride) + 1
         return (top // stride if floor else -(-top // stride)) + 1
     oh, ow = size(h), size(w)
     c = c_in if ci else 1
     params = (k * k * c + bias) * c_out
-    mults = (h * w if in_size else oh * ow) * c_out * (k * k * c + mult_bias)
-    return np.array([params, mults, oh, ow])
+    mults = (h * w if in_size else oh * ow) * c_out * (k * k * c + mult_bias) + extra_mult
+    return params, mults, oh, ow
 
 
 COUNT_MISTAKES = {
-    "no bias": (lambda *a: count_student(*a, bias=0), "bias forgotten"),
-    "no C_in": (lambda *a: count_student(*a, ci=False), "C_in forgotten"),
+    "no bias": (lambda *a: count_student(*a, bias=0),
+                "parameters: expected 2432, got 2400: bias forgotten"),
+    "no C_in": (lambda *a: count_student(*a, ci=False),
+                "parameters: expected 2432, got 832: c_in forgotten in the parameters"),
+    "no C_in in mults": (lambda *a: (count_student(*a)[0], *count_student(*a, ci=False)[1:]),
+                         "multiplications: expected 1881600, got 627200: c_in forgotten in the "
+                         "multiplications"),
     "input size": (lambda *a: count_student(*a, in_size=True), "input size used instead of the output size"),
     "bias multiplied": (lambda *a: count_student(*a, mult_bias=1), "bias counted as a multiplication"),
     "padding once": (lambda *a: count_student(*a, pad_sides=1), "padding counted once"),
+    "no padding": (lambda *a: count_student(*a, pad_sides=0),
+                   "multiplications: expected 117600, got 86400; out_h: expected 28, got 24; "
+                   "out_w: expected 28, got 24: padding ignored"),
     "ceil": (lambda *a: count_student(*a, floor=False), "ceil instead of floor"),
-    "tuple": (lambda *a: tuple(count_student(*a).tolist()), "return a NumPy array"),
+    # the old check compared an array with a relative tolerance of 1e-6: one multiplication too
+    # many in 1,881,600 passed
+    "one multiplication too many": (lambda *a: count_student(*a, extra_mult=1),
+                                    "multiplications: expected 1881600, got 1881601"),
+    "floats": (lambda *a: tuple(map(float, count_student(*a))),
+               "multiplications: right value, but a float (1881600.0)"),
+    "true division": (lambda *a: count_student(*a, divide=operator.truediv),
+                      "out_h: expected 2, got 2.333333333333333; out_w: expected 3, got "
+                      "3.3333333333333335: / instead of //"),
+    "array": (lambda *a: np.array(count_student(*a)), "expected a tuple (parameters, "
+              "multiplications, out_h, out_w) of 4 ints, got an array of shape (4,)"),
+    "three values": (lambda *a: count_student(*a)[:3], "of 4 ints, got 3 values"),
 }
+
+
+def test_count_conv_compares_exactly_and_takes_a_dict_or_numpy_ints(capsys):
+    """Counts are whole numbers compared exactly; the record may be a tuple, a list, a dict with
+    the parts' names, and NumPy integers are ints."""
+    assert not run(capsys, "count_conv", COUNT_MISTAKES["one multiplication too many"][0])[0]
+    parts = EXERCISES["count_conv"].parts
+    assert parts == ("parameters", "multiplications", "out_h", "out_w")
+    assert run(capsys, "count_conv", lambda *a: dict(zip(parts, count_student(*a))))[0]
+    assert run(capsys, "count_conv", lambda *a: [np.int64(n) for n in count_student(*a)])[0]
+    result, text = run(capsys, "count_conv", lambda *a: dict(zip(parts[:3], count_student(*a))))
+    assert not result and "a dict answer needs exactly the keys" in text
 
 
 def pool_bwd_student(dout, x, kernel_size, stride=None, rule="first", accumulate=True):
@@ -573,6 +608,10 @@ WHICH_MISTAKES = {
     "always dw": (lambda *a, **kw: "dw", "expected 'none', got 'dw'"),
     "index": (lambda *a, **kw: 1, "expected one of the names 'dx', 'dw', 'db', 'none'"),
     "capitals": (lambda *a, **kw: which_student(*a, **kw).upper(), "returned 'DW'; the answer is one of"),
+    "not a name": (lambda *a, **kw: "dy", "returned 'dy'; the answer is one of 'dx', 'dw', 'db', 'none'"),
+    "no return": (lambda *a, **kw: None, "returned None: did you forget the `return` statement?"),
+    "the arrays": (lambda analytic, numeric, tol=1e-6: analytic[0],
+                   "expected one of the names 'dx', 'dw', 'db', 'none' (a str), got an array"),
 }
 
 
@@ -1015,3 +1054,17 @@ def test_every_case_is_plain_data(name):
         return v is None or isinstance(v, (int, float, str))
     for case in EXERCISES[name].cases():
         assert plain(case.args) and plain(case.kwargs), case.name
+
+
+def test_result_kinds_are_checked_when_an_exercise_is_made():
+    """A kind the engine cannot diagnose, or choices without kind "choice", is an author's
+    mistake caught at import time, not a check that silently compares arrays."""
+    from cnnlab.checks import Exercise
+    args = ("x", 1, "x", 1, "t", "x()", lambda rng: [], lambda: None)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        Exercise(*args, kind="name")
+    with pytest.raises(ValueError, match="choices= goes with kind='choice'"):
+        Exercise(*args, choices=("a", "b"))
+    with pytest.raises(ValueError, match="choices= goes with kind='choice'"):
+        Exercise(*args, kind="choice")
+    assert Exercise(*args, kind="choice", choices=("a", "b")).choices == ("a", "b")

@@ -8,7 +8,7 @@ from cnnlab.checks.engine import Case, Exercise, Variant
 from cnnlab.checks.helpers import ceil_size, one_sided_padding, random_conv, randn, unless_equal
 from cnnlab.kernels import CS231N_B, CS231N_W, CS231N_X
 
-__all__ = ["EXERCISES"]
+__all__ = ["EXERCISES", "COUNT_PARTS"]
 
 
 def _conv_cases(rng):
@@ -111,12 +111,12 @@ _CONV_SHAPES = (
 
 def _count_cases(rng):
     fixed = [
-        ((3, 32, 5, 32, 32, 1, 0), "deck 001: 32 filters of 5x5 on 32x32 RGB (answer [2432, 1881600, 28, 28])"),
+        ((3, 32, 5, 32, 32, 1, 0), "deck 001: 32 filters of 5x5 on 32x32 RGB (answer (2432, 1881600, 28, 28))"),
         ((3, 64, 3, 224, 224, 1, 0), "deck 003's quiz: 64 filters of 3x3 on 224x224 RGB "
-                                     "(answer [1792, 85162752, 222, 222])"),
-        ((1, 6, 5, 28, 28, 1, 2), "LeNet-5's conv1 on 28x28, padding 2 (answer [156, 117600, 28, 28])"),
-        ((6, 16, 5, 14, 14, 1, 0), "LeNet-5's conv2 (answer [2416, 240000, 10, 10])"),
-        ((3, 2, 3, 5, 5, 2, 1), "CS231n demo: two 3x3x3 filters, stride 2, padding 1 (answer [56, 486, 3, 3])"),
+                                     "(answer (1792, 85162752, 222, 222))"),
+        ((1, 6, 5, 28, 28, 1, 2), "LeNet-5's conv1 on 28x28, padding 2 (answer (156, 117600, 28, 28))"),
+        ((6, 16, 5, 14, 14, 1, 0), "LeNet-5's conv2 (answer (2416, 240000, 10, 10))"),
+        ((3, 2, 3, 5, 5, 2, 1), "CS231n demo: two 3x3x3 filters, stride 2, padding 1 (answer (56, 486, 3, 3))"),
         ((2, 4, 3, 7, 10, 3, 0), "7x10 input, stride 3 does not fit"),
     ]
     cases = [Case(f"fixed: {why}", a, {}) for a, why in fixed]
@@ -129,56 +129,87 @@ def _count_cases(rng):
     return cases
 
 
-def _counts(c_in, c_out, k, h, w, stride=1, padding=0, bias=1, oh=None, ow=None, per_output=None):
-    """[parameters, multiplications, OH, OW]; the keyword arguments plant the usual slips."""
+COUNT_PARTS = ("parameters", "multiplications", "out_h", "out_w")
+
+
+def _counts(c_in, c_out, k, h, w, stride=1, padding=0, bias=1, oh=None, ow=None,
+            per_output=None, weights=None, mult_channels=None, positions=None):
+    """(parameters, multiplications, out_h, out_w); the keyword arguments plant the usual slips."""
     oh = F.output_size(h, k, stride, padding) if oh is None else oh
     ow = F.output_size(w, k, stride, padding) if ow is None else ow
     per_output = k * k * c_in if per_output is None else per_output
-    params = (k * k * c_in + bias) * c_out
-    return np.array([params, oh * ow * c_out * per_output, oh, ow], dtype=np.int64)
+    weights = k * k * c_in if weights is None else weights
+    mult_channels = c_out if mult_channels is None else mult_channels
+    positions = oh * ow if positions is None else positions
+    return ((weights + bias) * c_out, positions * mult_channels * per_output, oh, ow)
+
+
+def _same_size(h, w, k, s, p) -> bool:
+    """Whether the output is as large as the input (the input size is then no mistake)."""
+    return (F.output_size(h, k, s, p), F.output_size(w, k, s, p)) == (h, w)
 
 
 def _count_reference(c_in, c_out, k, h, w, stride=1, padding=0):
     return _counts(c_in, c_out, k, h, w, stride, padding)
 
 
-def _count_slip(**slip):
-    return lambda ci, co, k, h, w, s=1, p=0: _counts(ci, co, k, h, w, s, p, **{
-        key: fn(ci, co, k, h, w, s, p) for key, fn in slip.items()})
+def _count_slip(unless=None, **slip):
+    """The counts with ``slip``'s values (each computed from the case's arguments), or None
+    when ``unless(case arguments)`` says the slip changes nothing."""
+    def fn(ci, co, k, h, w, s=1, p=0):
+        if unless is not None and unless(ci, co, k, h, w, s, p):
+            return None
+        return _counts(ci, co, k, h, w, s, p, **{key: f(ci, co, k, h, w, s, p)
+                                                 for key, f in slip.items()})
+    return fn
+
+
+def _sizes(size):
+    """The slip that computes out_h and out_w with ``size(n, k, s, p)``."""
+    return dict(oh=lambda ci, co, k, h, w, s, p: size(h, k, s, p),
+                ow=lambda ci, co, k, h, w, s, p: size(w, k, s, p))
 
 
 _COUNT_VARIANTS = (
-    Variant("bias forgotten", "each filter has k*k*C_in weights AND one bias: "
-            "parameters = (k*k*C_in + 1) * C_out", _count_slip(bias=lambda *a: 0)),
-    Variant("C_in forgotten", "a filter spans all input channels: it has k*k*C_in weights and "
-            "each output value costs k*k*C_in products",
-            lambda ci, co, k, h, w, s=1, p=0: None if ci == 1 else _counts(1, co, k, h, w, s, p)),
+    Variant("bias forgotten", "each filter has k*k*c_in weights AND one bias: "
+            "parameters = (k*k*c_in + 1) * c_out", _count_slip(bias=lambda *a: 0)),
+    Variant("c_in forgotten in the parameters", "a filter spans all input channels: it has "
+            "k*k*c_in weights (+ 1 bias)", _count_slip(lambda ci, *a: ci == 1,
+                                                       weights=lambda ci, co, k, *a: k * k)),
+    Variant("c_in forgotten in the multiplications", "a filter spans all input channels: each "
+            "output value costs k*k*c_in products",
+            _count_slip(lambda ci, *a: ci == 1, per_output=lambda ci, co, k, *a: k * k)),
     Variant("input size used instead of the output size", "there is one output value per "
-            "position of the window: multiplications = OH * OW * C_out * k*k*C_in, with OH, OW "
-            "from the output-size formula", _count_slip(oh=lambda ci, co, k, h, w, s, p: h,
-                                                        ow=lambda ci, co, k, h, w, s, p: w)),
-    Variant("input size used instead of the output size", "multiplications = OH * OW * C_out * "
-            "k*k*C_in, with OH, OW the OUTPUT size (your OH, OW are right)",
-            lambda ci, co, k, h, w, s=1, p=0: np.concatenate([
-                _counts(ci, co, k, h, w, s, p)[:1], [h * w * co * k * k * ci],
-                _counts(ci, co, k, h, w, s, p)[2:]]).astype(np.int64)),
+            "position of the window: out_h = (h + 2p - k) // stride + 1 (likewise out_w), and "
+            "multiplications = out_h * out_w * c_out * k*k*c_in",
+            _count_slip(lambda ci, co, k, h, w, s, p: _same_size(h, w, k, s, p),
+                        **_sizes(lambda n, k, s, p: n))),
+    Variant("input size used instead of the output size", "multiplications = out_h * out_w * "
+            "c_out * k*k*c_in, with out_h, out_w the OUTPUT size (as you computed them)",
+            _count_slip(lambda ci, co, k, h, w, s, p: _same_size(h, w, k, s, p),
+                        positions=lambda ci, co, k, h, w, s, p: h * w)),
     Variant("bias counted as a multiplication", "adding the bias is an addition: each output "
-            "value costs k*k*C_in multiplications", _count_slip(per_output=lambda ci, co, k, h, w, s, p: k * k * ci + 1)),
-    Variant("C_out forgotten in the multiplications", "every output channel is computed: "
-            "multiplications = OH * OW * C_out * k*k*C_in",
-            lambda ci, co, k, h, w, s=1, p=0: None if co == 1 else np.concatenate([
-                _counts(ci, co, k, h, w, s, p)[:1], [_counts(ci, co, k, h, w, s, p)[1] // co],
-                _counts(ci, co, k, h, w, s, p)[2:]]).astype(np.int64)),
-    Variant("stride ignored", "the output size divides by the stride: (H + 2p - k) // s + 1",
+            "value costs k*k*c_in multiplications",
+            _count_slip(per_output=lambda ci, co, k, *a: k * k * ci + 1)),
+    Variant("c_out forgotten in the multiplications", "every output channel is computed: "
+            "multiplications = out_h * out_w * c_out * k*k*c_in",
+            _count_slip(lambda ci, co, *a: co == 1, mult_channels=lambda *a: 1)),
+    Variant("stride ignored", "the output size divides by the stride: (h + 2p - k) // stride + 1",
             lambda ci, co, k, h, w, s=1, p=0: None if s == 1 else _counts(ci, co, k, h, w, 1, p)),
-    Variant("padding ignored", "padding adds p rows/columns on EACH side: (H + 2p - k) // s + 1",
+    Variant("padding ignored", "padding adds p rows/columns on EACH side: (h + 2p - k) // stride + 1",
             lambda ci, co, k, h, w, s=1, p=0: None if p == 0 else _counts(ci, co, k, h, w, s, 0)),
-    Variant("padding counted once", "padding adds p rows/columns on EACH side: H + 2p",
-            _count_slip(oh=lambda ci, co, k, h, w, s, p: (h + p - k) // s + 1,
-                        ow=lambda ci, co, k, h, w, s, p: (w + p - k) // s + 1)),
+    Variant("padding counted once", "padding adds p rows/columns on EACH side: h + 2p",
+            _count_slip(lambda ci, co, k, h, w, s, p: p == 0,
+                        **_sizes(lambda n, k, s, p: (n + p - k) // s + 1))),
     Variant("ceil instead of floor", "a window that would run past the padded input does not "
-            "count: (H + 2p - k) // s + 1", _count_slip(oh=lambda ci, co, k, h, w, s, p: ceil_size(h, k, s, p, 1),
-                                                         ow=lambda ci, co, k, h, w, s, p: ceil_size(w, k, s, p, 1))),
+            "count: (h + 2p - k) // stride + 1", _count_slip(**_sizes(
+                lambda n, k, s, p: ceil_size(n, k, s, p, 1)))),
+    Variant("/ instead of //", "a window either fits or it does not: the output size is "
+            "floored, (h + 2p - k) // stride + 1, a whole number",
+            _count_slip(**_sizes(lambda n, k, s, p: (n + 2 * p - k) / s + 1))),
+    Variant("output size without the + 1", "the window fits at positions 0, stride, ..., so "
+            "the size is (h + 2p - k) // stride + 1", _count_slip(**_sizes(
+                lambda n, k, s, p: (n + 2 * p - k) // s))),
 )
 
 EXERCISES = (
@@ -188,5 +219,5 @@ EXERCISES = (
              _CONV_VARIANTS, shape_variants=_CONV_SHAPES),
     Exercise("count_conv", 4, "count_conv", 2, "parameters, multiplications and output size of a layer",
              "count_conv(c_in, c_out, k, h, w, stride, padding)", _count_cases, _count_reference,
-             _COUNT_VARIANTS),
+             _COUNT_VARIANTS, kind="ints", parts=COUNT_PARTS),
 )
