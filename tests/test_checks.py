@@ -647,6 +647,7 @@ RELU_FWD_MISTAKES = {
     "minimum": (lambda x: np.minimum(x, 0), "minimum instead of maximum"),
     "leaky": (lambda x: np.where(x > 0, x, 0.01 * x), "a slope for negative inputs (leaky ReLU)"),
     "float64": (lambda x: np.maximum(x, 0).astype(np.float64), "wrong dtype: expected float32"),
+    "in place": (_relu_inplace, "your function changed its input x in place"),
 }
 
 RELU_BWD_MISTAKES = {
@@ -657,6 +658,7 @@ RELU_BWD_MISTAKES = {
     "identity": (lambda dout, x: dout, "the derivative ignored"),
     "inverted": (lambda dout, x: dout * (x <= 0), "mask inverted"),
     "relu(x)": (lambda dout, x: dout * np.maximum(x, 0), "multiplied by relu(x) instead of its derivative"),
+    "in place": (lambda dout, x: _zeroed(dout, x <= 0), "your function changed its input dout in place"),
 }
 
 
@@ -668,6 +670,17 @@ def _softmax_student(z, axis=1, shift=True, exp=True, normalise=True):
     return e / (e.sum() if axis is None else e.sum(axis=axis, keepdims=True))
 
 
+def _zeroed(a, where):
+    a[where] = 0                 # writes into the caller's array
+    return a
+
+
+def _softmax_in_place(z):
+    z -= z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
 SOFTMAX_MISTAKES = {
     "no max": (lambda z: _softmax_student(z, shift=False), "an exp that overflowed (inf/inf)"),
     "axis 0": (lambda z: _softmax_student(z, axis=0), "normalised over the wrong axis"),
@@ -675,6 +688,7 @@ SOFTMAX_MISTAKES = {
     "no exp": (lambda z: _softmax_student(z, exp=False), "the exponential missing"),
     "not normalised": (lambda z: _softmax_student(z, shift=False, normalise=False),
                        "exp(z) returned, not normalised"),
+    "in place": (_softmax_in_place, "your function changed its input z in place"),
 }
 
 
@@ -820,13 +834,31 @@ def test_planted_mistake_fails_with_the_right_diagnosis(capsys, name, label):
         assert text.count("✓") + text.count("✗") >= result.n_cases   # one line per case
 
 
-def test_relu_forward_in_place_passes_the_check_but_not_the_try_cell(capsys):
-    """The check gives the function copies, so an in-place ReLU earns its point; the solution
-    notebook's try cell is what catches it (it compares x before and after)."""
-    assert run(capsys, "relu_forward", _relu_inplace)[0]
+def test_relu_forward_in_place_fails_with_its_own_message(capsys):
+    """The check hands the function copies AND compares them after the call: an in-place ReLU
+    returns the right values but destroys the input a backward pass needs (PyTorch's F.relu
+    returns a new tensor), so it earns no point, and the message says why and how to fix it."""
+    result, text = run(capsys, "relu_forward", _relu_inplace)
+    assert not result and result.n_passed == 0
+    assert "your function changed its input x in place" in text
+    assert "np.maximum(x, 0)" in text and "x = x.copy()" in text
+    assert "changed its input x in place (as above)" in text       # later cases abbreviated
     x = np.array([-1.0, 2.0])
     _relu_inplace(x)
-    assert x.tolist() == [0, 2]          # what the try cell's assertion detects
+    assert x.tolist() == [0, 2]          # what the try cell's assertion also detects
+
+
+def test_the_capstone_step_may_update_the_weights_in_place(capsys):
+    """An SGD step that writes the new weights into params (as optimizer.step() does in
+    PyTorch) is right: the capstone exercises allow it, every other exercise does not."""
+    def in_place(params, x, y, lr):
+        loss, new = capstone_student(params, x, y, lr)
+        for k in params:
+            params[k][...] = new[k]
+        return loss, params
+    assert run(capsys, "capstone_step", in_place)[0]
+    assert [n for n, ex in EXERCISES.items() if ex.modifies_inputs] == ["capstone_step",
+                                                                         "capstone_train"]
 
 
 def test_failure_text_names_the_case_and_the_cause(capsys):
@@ -910,9 +942,15 @@ def test_seeded_cases_for_the_grader(seed):
         assert not all(ex.diagnose(c, outputs[c.name]) is None for c in fresh), (name, label)
 
 
-def test_inputs_are_copies(capsys):
-    result, text = run(capsys, "corr2d", _mutates_input)
-    assert result, text
+def test_a_function_that_writes_into_its_inputs_fails_and_later_cases_get_fresh_copies(capsys):
+    calls = []
+
+    def vandal_once(x, k):          # vandalises its input on the first case only
+        calls.append(1)
+        return _mutates_input(x, k) if len(calls) == 1 else corr2d_student(x, k)
+    result, text = run(capsys, "corr2d", vandal_once)
+    assert (result.passed, result.n_passed) == (False, result.n_cases - 1), text
+    assert "your function changed its input x, k in place" in text
 
     def conv_vandal(x, w, b, stride=1, padding=0):
         out = conv_student(x, w, b, stride, padding)
@@ -920,13 +958,36 @@ def test_inputs_are_copies(capsys):
         w *= -1
         b[:] = 0
         return out
-    assert run(capsys, "conv2d_forward", conv_vandal)[0]
+    result, text = run(capsys, "conv2d_forward", conv_vandal)
+    assert not result and "changed its input x, w, b in place" in text
 
     def lenet_vandal(x, params):
         out = lenet_student(x, params)
         params.clear()
         return out
-    assert run(capsys, "lenet5_forward", lenet_vandal)[0]
+    result, text = run(capsys, "lenet5_forward", lenet_vandal)
+    assert not result and "changed its input params in place" in text
+
+
+def test_a_gradient_check_that_restores_by_adding_eps_back_is_not_flagged(capsys):
+    """x[i] += eps; x[i] -= 2 * eps; x[i] += eps leaves rounding traces (1e-16 relative) in
+    the caller's x: that is not a modified input; never restoring it is."""
+    def perturbing(x, w, b, dout, eps=1e-6):
+        def grad(v, loss):
+            g = np.zeros_like(v)
+            for idx in np.ndindex(v.shape):
+                v[idx] += eps
+                plus = loss()
+                v[idx] -= 2 * eps
+                minus = loss()
+                v[idx] += eps
+                g[idx] = (plus - minus) / (2 * eps)
+            return g
+        def loss():
+            return np.sum(layer8(x, w, b) * dout)
+        return grad(x, loss), grad(w, loss), np.asarray(np.sum((1 - layer8(x, w, b) ** 2) * dout))
+    result, text = run(capsys, "numerical_gradients", perturbing)
+    assert "in place" not in text, text
 
 
 def test_student_errors_never_raise(capsys):

@@ -70,6 +70,13 @@ def output_size(n, f, s=1, p=0, d=1):
 def max_pool2d(x, kernel_size, stride=None):
     while True:                                    # hangs on the grader's cases
         pass
+
+def relu_forward(x):                               # right values, written into the caller's x
+    x[x < 0] = 0
+    return x
+
+def relu_backward(dout, x):                        # right, and leaves its inputs alone
+    return dout * (x > 0)
 """,
     """
 def lenet5_forward(x, params):                     # lesson 9 is MEANT to use cnnlab.functional
@@ -214,8 +221,12 @@ def test_mixed_submission_scores_and_flags(run):
     assert row.scores["max_pool2d"] == 0             # hung: stopped by the per-call limit
     assert row.details["max_pool2d"]["n_passed"] == 0
     assert any("longer than" in m for m in row.details["max_pool2d"]["messages"])
+    assert row.scores["relu_forward"] == 0           # in place: the kernel saw x change
+    assert all("changed its input x in place" in m
+               for m in row.details["relu_forward"]["messages"][1:-1])
+    assert row.scores["relu_backward"] == 2
     assert row.status.startswith("ok")
-    assert row.total == 8
+    assert row.total == 10
 
 
 def test_hanging_cell_is_interrupted_and_grading_goes_on(run):
@@ -540,3 +551,12 @@ def test_points_follow_the_registry_policy():
     assert scoring.points_for(res, 3, 2, 2) == 3
     assert scoring.points_for(res, 3, 0, 2) == 2.0            # 7/9 of 3, rounded down to 0.5
     assert scoring.points_for(checks.CheckResult("x", False, 0, 7, []), 3, 2, 2) == 0.5
+
+
+def test_the_kernel_is_asked_to_watch_the_inputs_except_for_the_capstone():
+    """keep_inputs goes to the kernel for every exercise whose function must leave its
+    arguments alone; the capstone's train_step may update its weights in place."""
+    arrays: dict = {}
+    plans = {name: grade_cases.plan_exercise(i, name, ex, ex.cases()[:1], [], arrays)
+             for i, (name, ex) in enumerate(checks.EXERCISES.items())}
+    assert {n for n, p in plans.items() if not p.keep_inputs} == {"capstone_step", "capstone_train"}

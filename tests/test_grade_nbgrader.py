@@ -9,7 +9,8 @@ cell); the planted submissions are made from that release, as students make thei
 * ``s_full``: every solution cell answered (the solutions' code);
 * ``s_blank``: the release as handed out;
 * ``s_wrong``: a typical wrong answer in every exercise (kernel flipped, bias forgotten,
-  stride ignored, sum instead of mean, ...), most of them partly right;
+  stride ignored, sum instead of mean, a ReLU written into its input, ...), most of them
+  partly right;
 * ``s_cleared``: full answers, but editable cells cleared: lesson 3's setup cell (its imports)
   and lesson 9's try-it cell (which defines ``params``, once used by a hidden test).
 
@@ -61,7 +62,7 @@ WRONG = {
     "max_pool2d": ("sH, sW = pair(stride) if stride is not None else (kH, kW)",
                    "sH, sW = kH, kW"),                                     # stride ignored
     "avg_pool2d": (".mean(axis=(2, 3))", ".sum(axis=(2, 3))"),             # sum pooling
-    "relu_forward": ("return np.maximum(x, 0)", "return np.max(x, 0)"),   # max along axis 0
+    "relu_forward": ("return np.maximum(x, 0)", "x[x < 0] = 0\n    return x"),  # in place
     "relu_backward": ("return dout * (x > 0)", "return dout * (x >= 0)"),  # gradient at x = 0
     "softmax": ("np.exp(z - z.max(axis=1, keepdims=True))", "np.exp(z)"),  # overflows
     "conv2d_backward": ("db = dout.sum(axis=(0, 2, 3))",

@@ -30,7 +30,8 @@ from cnnlab.checks import lesson9, training_run
 from cnnlab.grade import cases, gradebook, kernel_side, runner, scoring, wire
 
 ROOT = Path(__file__).resolve().parents[1]
-MODULES = {"kernel_side": kernel_side.__file__, "wire": wire.__file__, "files": _files.__file__}
+MODULES = {"kernel_side": kernel_side.__file__, "wire": wire.__file__, "files": _files.__file__,
+           "compare": checks.compare.__file__}
 
 
 def roundtrip(value, strict=True):
@@ -149,7 +150,7 @@ def _extract_in_process(tmp_path, plan, arrays, user_ns, call_timeout=5.0):
            "allowed": plan.allowed, "allowed_modules": plan.allowed_modules,
            "xdir": str(tmp_path), "index": 0, "call_timeout": call_timeout,
            "max_bytes": wire.MAX_ARRAY_BYTES, "flagged": list(cases.FLAGGED_MODULES),
-           "modules": MODULES, "driver": plan.driver}
+           "modules": MODULES, "driver": plan.driver, "keep_inputs": plan.keep_inputs}
     user_ns.setdefault("__builtins__", __builtins__)
     before = set(user_ns)
     old_profile = sys.getprofile()
@@ -176,6 +177,37 @@ def test_round_trip_through_both_sides(tmp_path):
     d = score.detail
     assert (d["n_passed"], d["n_cases"], d["fresh_passed"], d["fresh_cases"]) == (7, 7, 2, 2)
     assert d["calls"] == {} and d["static"] == [] and d["tampered"] == []
+
+
+def test_the_kernel_reports_a_function_that_wrote_into_its_input(tmp_path):
+    """An in-place ReLU returns the right values; the kernel side compares x before and after
+    each call and sends back ModifiedInput, which the grader scores as cnnlab.check does."""
+    def relu_forward(x):
+        x[x < 0] = 0
+        return x
+    plan, arrays = _plan("relu_forward")
+    assert plan.keep_inputs
+    score = _extract_in_process(tmp_path, plan, arrays, {"relu_forward": relu_forward})
+    text = "\n".join(score.detail["messages"])
+    assert score.points == 0 and score.detail["n_passed"] == 0, text
+    assert "your function changed its input x in place" in text
+    (tmp_path / "ok").mkdir()
+    score = _extract_in_process(tmp_path / "ok", *_plan("relu_forward"),
+                                {"relu_forward": lambda x: np.maximum(x, 0)})
+    assert score.points == 1
+
+
+def test_the_capstone_step_may_write_into_its_weights(tmp_path):
+    """train_step may update params in place (an optimiser's step does): not watched."""
+    def train_step(params, x, y, lr):
+        loss, new = lesson9.capstone_step(params, x, y, lr)
+        for k in params:
+            params[k][...] = new[k]
+        return loss, params
+    plan, arrays = _plan("capstone_step")
+    assert not plan.keep_inputs
+    score = _extract_in_process(tmp_path, plan, arrays, {"train_step": train_step})
+    assert score.points == 3, score.detail["messages"]
 
 
 def test_round_trip_of_tuples_dicts_and_ints(tmp_path):

@@ -4,12 +4,22 @@
 their dtypes); the helpers below explain a wrong array without knowing the exercise: not an
 array at all, NaN, H and W swapped, a wrong shape, all zeros, a constant factor, a shift, or
 where the values differ. ``kinds`` uses them per result kind; ``engine`` runs the exercises.
+
+``changed_arguments`` tells whether a call wrote into its inputs. NumPy and the standard
+library only: the batch grader loads this file fresh into the student's kernel to ask the same
+question there (``cnnlab.grade.kernel_side``).
 """
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
-__all__ = ["close", "shape_str", "type_desc", "shifted"]
+__all__ = ["close", "shape_str", "type_desc", "shifted", "same_values", "changed_arguments",
+           "MODIFIED_INPUT"]
+
+# The ErrorResult type of a call that wrote into its arguments; its message names them ("x").
+MODIFIED_INPUT = "ModifiedInput"
 
 
 class _Diagnosis(str):
@@ -182,3 +192,41 @@ def _wrong_values(expected: np.ndarray, got: np.ndarray, what: str) -> str:
     return (f"wrong values in {int(bad.sum())} of {bad.size} entries; first at index {idx}: "
             f"expected {_fmt(e64[idx])}, got {_fmt(g64[idx])} "
             f"(largest difference {worst:.3g})")
+
+
+# =========================================================================== inputs written into
+
+def same_values(before, after) -> bool:
+    """Whether ``after`` still holds what ``before`` held: the same structure (tuples, lists,
+    dicts), arrays of the same shape and dtype with the same values up to rounding (1e-9
+    relative: a gradient check that adds and subtracts eps leaves such traces). Other values
+    cannot be changed in place and count as the same."""
+    if isinstance(before, np.ndarray) or isinstance(after, np.ndarray):
+        if not (isinstance(before, np.ndarray) and isinstance(after, np.ndarray)) \
+                or before.shape != after.shape or before.dtype != after.dtype:
+            return False
+        if before.dtype.kind not in "iuf" or before.size == 0:
+            return bool(np.array_equal(before, after))
+        scale = max(1.0, float(np.nanmax(np.abs(before))) if np.isfinite(before).any() else 1.0)
+        return bool(np.allclose(after, before, rtol=1e-9, atol=1e-12 * scale, equal_nan=True))
+    if isinstance(before, dict):
+        return (isinstance(after, dict) and set(before) == set(after)
+                and all(same_values(before[k], after[k]) for k in before))
+    if isinstance(before, (tuple, list)):
+        return (isinstance(after, (tuple, list)) and len(before) == len(after)
+                and all(same_values(b, a) for b, a in zip(before, after)))
+    return True
+
+
+def changed_arguments(fn, args_before, kwargs_before, args_after, kwargs_after) -> list:
+    """The names of the arguments of ``fn(*args, **kwargs)`` whose values the call changed
+    (``args_before``: untouched copies of what was passed); [] when it changed none."""
+    try:
+        names = [p.name for p in inspect.signature(fn).parameters.values()
+                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        names = []
+    changed = [names[i] if i < len(names) else f"argument {i + 1}"
+               for i, (b, a) in enumerate(zip(args_before, args_after)) if not same_values(b, a)]
+    changed += [k for k in kwargs_before if not same_values(kwargs_before[k], kwargs_after.get(k))]
+    return changed

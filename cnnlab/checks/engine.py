@@ -27,11 +27,12 @@ from typing import Callable
 import numpy as np
 
 from cnnlab.checks import kinds
-from cnnlab.checks.compare import close, shape_str, shifted, type_desc
+from cnnlab.checks.compare import (MODIFIED_INPUT, _Diagnosis, changed_arguments, close,
+                                   shape_str, shifted, type_desc)
 
 __all__ = [
-    "NOT_IMPLEMENTED", "Case", "ErrorResult", "CheckResult", "Variant", "Exercise",
-    "close", "shape_str", "type_desc", "call", "describe_error", "shifted",
+    "NOT_IMPLEMENTED", "MODIFIED_INPUT", "KINDS", "Case", "ErrorResult", "CheckResult", "Variant", "Exercise",
+    "close", "shape_str", "type_desc", "call", "call_on", "describe_error", "shifted",
     "error_result", "collect", "evaluate",
 ]
 
@@ -145,12 +146,29 @@ class Variant:
 
 def call(fn, case: Case):
     """``fn(*case.args, **case.kwargs)`` on deep copies of the inputs (a function that writes
-    into its input cannot change later cases), warnings silenced, its ``sys.stderr`` sent to
+    into its input cannot change later cases), as ``call_on``."""
+    return call_on(fn, copy.deepcopy(case.args), copy.deepcopy(case.kwargs))
+
+
+def call_on(fn, args: tuple, kwargs: dict):
+    """``fn(*args, **kwargs)`` with warnings silenced and its ``sys.stderr`` sent to
     ``sys.stdout`` (nbgrader gives a test cell that wrote to stderr no points)."""
     with warnings.catch_warnings(), np.errstate(all="ignore"), \
             contextlib.redirect_stderr(sys.stdout):
         warnings.simplefilter("ignore")
-        return fn(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
+        return fn(*args, **kwargs)
+
+
+def modified_input_text(names: str) -> _Diagnosis:
+    """The feedback for a function that wrote into its arguments ``names`` ("x", "dout, x")."""
+    first = names.split(",")[0].strip() or "x"
+    return _Diagnosis(
+        f"your function changed its input {names} in place (after the call it no longer holds "
+        f"the values passed in). The caller's array is destroyed: in a network the backward "
+        f"pass still needs the layer's input, and PyTorch's F.relu, F.softmax, ... return a NEW "
+        f"tensor. Compute the result as a new array (np.maximum(x, 0) rather than "
+        f"x[x < 0] = 0; z = z - m rather than z -= m), or work on a copy: "
+        f"{first} = {first}.copy()", f"changed its input {names} in place")
 
 
 # Hints for exceptions: (exception type, substring of the message or "", hint)
@@ -182,6 +200,8 @@ def describe_error(err: ErrorResult) -> str:
     """The feedback for a case that raised: the error, plus a hint for the usual causes."""
     if err.type_name == "NotImplementedError":
         return NOT_IMPLEMENTED
+    if err.type_name == MODIFIED_INPUT:
+        return modified_input_text(err.message)
     msg = err.message if len(err.message) <= 400 else err.message[:397] + "..."
     text = f"raised {err.type_name}: {msg}"
     for type_name, needle, hint in _ERROR_HINTS:
@@ -213,13 +233,17 @@ class Exercise:
                       ``cnnlab.functional``), so a grader should not flag calls into them
     exact           : for kind "int", the unfloored value of the case (explains a float answer)
     choices         : for kind "choice", the names the answer is one of
+    modifies_inputs : True when the function may write into its arguments (the capstone's
+                      train_step updates the weights in place, as an optimiser's step does);
+                      by default a call that changes an argument fails the case
     """
 
     def __init__(self, name: str, lesson: int, function_name: str, points: int, title: str,
                  signature: str, make_cases: Callable, reference: Callable,
                  variants: tuple = (), kind: str = "array", parts: tuple = (),
                  shape_variants: tuple = (), allowed_modules: tuple = (),
-                 exact: Callable | None = None, choices: tuple = ()):
+                 exact: Callable | None = None, choices: tuple = (),
+                 modifies_inputs: bool = False):
         self.name, self.lesson, self.function_name = name, lesson, function_name
         self.points, self.title, self.signature, self.kind = points, title, signature, kind
         self.parts = tuple(parts)
@@ -230,6 +254,7 @@ class Exercise:
         self.allowed_modules = tuple(allowed_modules)
         self.exact = exact
         self.choices = tuple(choices)
+        self.modifies_inputs = bool(modifies_inputs)
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
         if kind in ("tuple", "ints") and not self.parts:
@@ -252,8 +277,17 @@ class Exercise:
         return list(self._make_cases(rng))
 
     def run(self, fn, case: Case):
-        """One call of the student's ``fn`` on ``case`` (an exercise that drives it overrides this)."""
-        return call(fn, case)
+        """One call of the student's ``fn`` on copies of ``case``'s inputs; an ErrorResult
+        ``MODIFIED_INPUT`` naming the arguments the call changed, unless ``modifies_inputs``
+        (an exercise that drives ``fn`` overrides this)."""
+        if self.modifies_inputs:
+            return call(fn, case)
+        args, kwargs = copy.deepcopy(case.args), copy.deepcopy(case.kwargs)
+        result = call_on(fn, args, kwargs)
+        changed = changed_arguments(fn, case.args, case.kwargs, args, kwargs)
+        if changed:
+            return ErrorResult(MODIFIED_INPUT, ", ".join(changed))
+        return result
 
     def reference(self, *args, **kwargs):
         """The expected result, from cnnlab's own implementation."""
@@ -350,7 +384,7 @@ def evaluate(exercise: Exercise, outputs: dict) -> CheckResult:
         if diag is None:
             n_passed += 1
             messages.append(f"  ✓ {case.name}")
-        elif diag in seen and isinstance(got, ErrorResult):
+        elif diag in seen and isinstance(got, ErrorResult) and got.type_name != MODIFIED_INPUT:
             messages.append(f"  ✗ {case.name}: the same {got.type_name} as in \"{seen[diag]}\"")
         elif diag in seen and getattr(diag, "short", diag) != diag:
             messages.append(f"  ✗ {case.name}: {diag.short} (as above)")

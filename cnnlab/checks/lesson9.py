@@ -330,9 +330,10 @@ EXERCISES = (
              "lenet5_forward(x, params)", _lenet_cases, _lenet_reference, _LENET_VARIANTS,
              allowed_modules=("cnnlab.functional",)),
     StepExercise("capstone_step", 9, "train_step", 3, "capstone: one SGD step of your own CNN",
-                 "train_step(params, x, y, lr)", _step_cases, capstone_step, _STEP_VARIANTS),
+                 "train_step(params, x, y, lr)", _step_cases, capstone_step, _STEP_VARIANTS,
+                 modifies_inputs=True),     # an SGD step may update the weights in place
     TrainingExercise("capstone_train", 9, "train_step", 3,
                      f"capstone: train your CNN to {CAPSTONE_ACCURACY:.0%} test accuracy",
                      "train_step(params, x, y, lr), driven over the training digits",
-                     _train_cases, _reference_run),
+                     _train_cases, _reference_run, modifies_inputs=True),
 )

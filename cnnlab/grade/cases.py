@@ -183,6 +183,8 @@ class ExercisePlan:
     allowed             : helper names not flagged; allowed_modules: modules not flagged
     driver              : the file of a driver that calls the function many times (the
                           capstone's training run, ``Exercise.driver_path``), or None
+    keep_inputs         : the kernel reports a call that changed its arguments (as
+                          ``ModifiedInput``): every exercise but those with ``modifies_inputs``
     """
     name: str
     function_name: str
@@ -193,6 +195,7 @@ class ExercisePlan:
     allowed: list = dataclasses.field(default_factory=list)
     allowed_modules: list = dataclasses.field(default_factory=list)
     driver: str | None = None
+    keep_inputs: bool = False
 
 
 def allowed_helpers(exercise, name: str) -> list[str]:
@@ -206,7 +209,8 @@ def plan_exercise(index: int, name: str, exercise, base, fresh, arrays: dict) ->
     plan = ExercisePlan(name=name, function_name=exercise.function_name, cases=[], n_base=0,
                         allowed=allowed_helpers(exercise, name),
                         allowed_modules=list(getattr(exercise, "allowed_modules", ())),
-                        driver=getattr(exercise, "driver_path", None))
+                        driver=getattr(exercise, "driver_path", None),
+                        keep_inputs=not getattr(exercise, "modifies_inputs", True))
     for j, case in enumerate([*base, *fresh]):
         encoder = wire.Encoder(strict=True)
         try:

@@ -129,7 +129,7 @@ class Grader:
             "flagged": list(cases.FLAGGED_MODULES),
             "extract": [{"name": p.name, "function_name": p.function_name, "cases": p.specs,
                          "allowed": p.allowed, "allowed_modules": p.allowed_modules,
-                         "driver": p.driver}
+                         "driver": p.driver, "keep_inputs": p.keep_inputs}
                         for p in plans]}))
         return plans
 

@@ -7,8 +7,9 @@ decides nothing: the grader scores the results in its own process.
 
 It is not imported in the kernel but loaded **fresh from this file** by the extraction cell
 (``extraction_cell``), and it loads ``wire`` and ``cnnlab._files`` fresh from theirs the same
-way (``load_fresh``): a notebook that replaced ``cnnlab.grade.kernel_side``, ``wire``,
-``cnnlab._files`` or ``cnnlab.checks`` in ``sys.modules`` does not reach this code. It imports
+way (``load_fresh``), and ``cnnlab.checks.compare`` (to tell whether a call changed its
+arguments): a notebook that replaced ``cnnlab.grade.kernel_side``, ``wire``, ``cnnlab._files``
+or ``cnnlab.checks`` in ``sys.modules`` does not reach this code. It imports
 only the standard library (NumPy through ``wire``). A notebook can still break it (by
 replacing ``builtins.open`` or ``numpy.load``, say): that only costs the notebook its own
 results, which then fail to arrive.
@@ -48,7 +49,8 @@ def load_fresh(name: str, path: str) -> types.ModuleType:
 def extraction_cell(job: dict) -> str:
     """The source of the cell that grades one exercise in the kernel.
 
-    job : JSON-able; ``job["modules"]`` names the files of "kernel_side", "wire" and "files"
+    job : JSON-able; ``job["modules"]`` names the files of "kernel_side", "wire", "files" and
+          "compare"
 
     The cell runs its code in a namespace of its own and reaches everything through
     ``builtins``, so a notebook that rebinds exec, compile, open or json in its own namespace
@@ -69,7 +71,8 @@ def main(job_json: str, user_ns: dict) -> None:
     modules = job["modules"]
     wire = load_fresh("cnnlab_grader_wire", modules["wire"])
     files = load_fresh("cnnlab_grader_files", modules["files"])
-    Extraction(job, user_ns, wire=wire, files=files).run()
+    compare = load_fresh("cnnlab_grader_compare", modules["compare"]) if "compare" in modules else None
+    Extraction(job, user_ns, wire=wire, files=files, compare=compare).run()
 
 
 # =========================================================================== flagged modules
@@ -239,14 +242,17 @@ class Extraction:
     """Grade one exercise in this kernel and write ``out_{index}.npz`` + ``.json`` into xdir.
 
     job     : xdir, index, function_name, cases (specs of args and kwargs), call_timeout,
-              flagged, allowed, allowed_modules, max_bytes, driver (a file or None)
+              flagged, allowed, allowed_modules, max_bytes, driver (a file or None),
+              keep_inputs (report a call that changed its arguments)
     user_ns : the notebook's namespace (only read)
     wire    : the wire codec module (loaded fresh)
     files   : the atomic writer module, ``cnnlab._files`` (loaded fresh)
+    compare : ``cnnlab.checks.compare`` (loaded fresh), or None: no arguments compared
     """
 
-    def __init__(self, job: dict, user_ns: dict, *, wire, files):
+    def __init__(self, job: dict, user_ns: dict, *, wire, files, compare=None):
         self.job, self.user_ns, self.wire, self.files = job, user_ns, wire, files
+        self.compare = compare if job.get("keep_inputs") else None
         self.report = {"defined": False, "results": [], "calls": {}, "static": [],
                        "tampered": [], "seconds": 0.0, "error": None}
         max_bytes = int(job["max_bytes"])
@@ -293,9 +299,29 @@ class Extraction:
             except Exception as exc:
                 self.report["error"] = f"could not rebuild the inputs: {type(exc).__name__}: {exc}"
                 break
+            before = self._pristine(case, stored)
             outcome, stop_reason = self.call(fn, args, kwargs, profile, f"c{len(results)}")
+            if before is not None and outcome.get("t") != "error":
+                outcome = self._inputs_kept(fn, before, (args, kwargs)) or outcome
             results.append(outcome)
         self.report["seconds"] = time.perf_counter() - t_start
+
+    def _pristine(self, case: dict, stored: dict):
+        """Another copy of the case's (args, kwargs), to compare after the call, or None."""
+        if self.compare is None:
+            return None
+        return (self.wire.decode(case["args"], stored, error=_refuse),
+                self.wire.decode(case["kwargs"], stored, error=_refuse))
+
+    def _inputs_kept(self, fn, before, after):
+        """The error spec of a call that changed its arguments (naming them), or None."""
+        try:
+            changed = self.compare.changed_arguments(fn, before[0], before[1], after[0], after[1])
+        except Exception:  # a comparison that breaks reports nothing
+            return None
+        if not changed:
+            return None
+        return self.wire.error_spec(self.compare.MODIFIED_INPUT, ", ".join(changed))
 
     def call(self, fn, args, kwargs, profile, key: str):
         """(the result's spec, why the remaining cases are not run or None): one call under the

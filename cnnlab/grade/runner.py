@@ -36,6 +36,7 @@ from typing import Any
 
 import cnnlab
 from cnnlab import _files
+from cnnlab.checks import compare
 from cnnlab.grade import kernel_side, sandbox, wire
 
 __all__ = ["KERNEL_NAME", "STATE_WAIT", "kernel_command", "child_env", "start_child",
@@ -257,7 +258,7 @@ def _extract(client, nb, job: dict, state: dict, workdir: Path, inputs: bytes) -
     _save(workdir, state)
     client.current_kind = "extract"
     modules = {"kernel_side": kernel_side.__file__, "wire": wire.__file__,
-               "files": _files.__file__}
+               "files": _files.__file__, "compare": compare.__file__}
     for i, item in enumerate(job["extract"]):
         client.current_index = i
         cell = nbformat.v4.new_code_cell(kernel_side.extraction_cell({
