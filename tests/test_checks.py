@@ -466,7 +466,8 @@ COUNT_MISTAKES = {
                       "out_h: expected 2, got 2.333333333333333; out_w: expected 3, got "
                       "3.3333333333333335: / instead of //"),
     "array": (lambda *a: np.array(count_student(*a)), "expected a tuple (parameters, "
-              "multiplications, out_h, out_w) of 4 ints, got an array of shape (4,)"),
+              "multiplications, out_h, out_w) of 4 ints, got a single array of shape (4,): "
+              "return the numbers themselves"),
     "three values": (lambda *a: count_student(*a)[:3], "of 4 ints, got 3 values"),
 }
 

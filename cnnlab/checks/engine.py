@@ -31,7 +31,8 @@ from cnnlab.checks.compare import (MODIFIED_INPUT, _Diagnosis, changed_arguments
                                    shape_str, shifted, type_desc)
 
 __all__ = [
-    "NOT_IMPLEMENTED", "MODIFIED_INPUT", "KINDS", "Case", "ErrorResult", "CheckResult", "Variant", "Exercise",
+    "NOT_IMPLEMENTED", "MODIFIED_INPUT", "KINDS", "Case", "ErrorResult", "CheckResult",
+    "Variant", "Exercise",
     "close", "shape_str", "type_desc", "call", "call_on", "describe_error", "shifted",
     "error_result", "collect", "evaluate",
 ]

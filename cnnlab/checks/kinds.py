@@ -21,7 +21,8 @@ import numpy as np
 from cnnlab.checks.compare import (_Diagnosis, _fmt, _matched, _not_an_array, _transposed,
                                    _wrong_shape, _wrong_values, close, shape_str, type_desc)
 
-__all__ = ["diagnose_int", "diagnose_ints", "diagnose_choice", "diagnose_tuple", "diagnose_array", "planted"]
+__all__ = ["diagnose_int", "diagnose_ints", "diagnose_choice", "diagnose_tuple", "diagnose_array",
+           "planted"]
 
 
 def diagnose_int(exercise, case, expected, got):
@@ -81,29 +82,30 @@ def diagnose_ints(exercise, case, expected, got):
     the planted mistake that gives that very number on this case when one does."""
     parts = exercise.parts
     names = ", ".join(parts)
-    record = f"a tuple ({names}) of {len(parts)} ints"
     if got is None:
         return "returned None: did you forget the `return` statement?"
     if isinstance(got, dict):
         if set(got) != set(parts):
             return f"a dict answer needs exactly the keys {names}; got {', '.join(map(repr, got))}"
         got = tuple(got[p] for p in parts)
-    if isinstance(got, np.ndarray):
-        return (f"expected {record}, got {type_desc(got)}: return the numbers themselves, "
-                f"`return {names}`")
-    if not isinstance(got, (tuple, list)):
-        return f"expected {record}, got {type_desc(got)}"
-    if len(got) != len(parts):
-        return f"expected {record}, got {len(got)} values"
-    expected = tuple(int(e) for e in expected)
+    problem = _not_a_record(got, parts, "ints")
+    if problem is not None:
+        if isinstance(got, np.ndarray):
+            problem += f": return the numbers themselves, `return {names}`"
+        return problem
+    return _wrong_parts(exercise, case, tuple(int(e) for e in expected), tuple(got))
+
+
+def _wrong_parts(exercise, case, expected: tuple, got: tuple):
+    """None when every part is right, else one line per wrong part or group of parts that one
+    planted mistake explains ("out_h: expected 28, got 24; out_w: ...: padding ignored: ...")."""
     planted_vals = [(v, tuple(val)) for v, val in
                     exercise.planted_values(exercise.variants, case, None)]
-    def reproduced(val):            # how many parts of the answer a planted mistake gives
-        return sum(_same_number(a, b) for a, b in zip(val, got))
-    planted_vals.sort(key=lambda vv: -reproduced(vv[1]))     # stable: the listed order breaks ties
+    # the mistakes that reproduce more of the answer first (the listed order breaks ties)
+    planted_vals.sort(key=lambda vv: -sum(_same_number(a, b) for a, b in zip(vv[1], got)))
     groups: dict = {}               # first cause -> (matching variants, "part: expected e, got g")
     problems = []
-    for i, (part, e, g) in enumerate(zip(parts, expected, got)):
+    for i, (part, e, g) in enumerate(zip(exercise.parts, expected, got)):
         value, problem = _whole_number(part, e, g)
         if problem is None and value == e:
             continue
@@ -152,16 +154,23 @@ def diagnose_choice(exercise, case, expected, got):
     return f"expected {expected!r}, got {got!r}"
 
 
+def _not_a_record(got, parts, of: str) -> str | None:
+    """Why ``got`` is not a tuple of ``len(parts)`` values (the names ``parts``), or None."""
+    record = f"a tuple ({', '.join(parts)}) of {len(parts)} {of}"
+    if isinstance(got, np.ndarray):
+        return f"expected {record}, got a single array of shape {shape_str(got.shape)}"
+    if not isinstance(got, (tuple, list)):
+        return f"expected {record}, got {type_desc(got)}"
+    if len(got) != len(parts):
+        return f"expected {record}, got {len(got)} values"
+    return None
+
+
 def diagnose_tuple(exercise, case, expected, got):
     parts = exercise.parts
-    names = ", ".join(parts)
-    if isinstance(got, np.ndarray):
-        return (f"expected a tuple ({names}) of {len(parts)} arrays, got a single "
-                f"array of shape {shape_str(got.shape)}")
-    if not isinstance(got, (tuple, list)):
-        return f"expected a tuple ({names}), got {type_desc(got)}"
-    if len(got) != len(parts):
-        return f"expected a tuple ({names}) of {len(parts)} arrays, got {len(got)} values"
+    problem = _not_a_record(got, parts, "arrays")
+    if problem is not None:
+        return problem
     problems, shorts = [], []
     for part, e, g in zip(parts, expected, got):
         d = diagnose_array(exercise, case, e, g, part)
