@@ -38,8 +38,10 @@ JS_DECK_STATE = """() => {
 }"""
 
 #: Text sizes and fit of the cells on screen (``vis``): every cell inside the window, the
-#: notebook's scroll area not scrollable and not scrolled, no output wider than its box; and
-#: ``covered``: text, pictures or controls of those cells under a button of the deck's remote.
+#: notebook's scroll area not scrollable and not scrolled, no output wider than its box;
+#: ``covered``: text, pictures or controls of those cells under a button of the deck's remote;
+#: ``height`` and ``figures``: the summed height of the slide's cells (all laid out, the ones
+#: still to come too) and the pictures in their outputs.
 JS_MEASURE = """(vis) => {
   const panel = window.jupyterapp.shell.currentWidget;
   const nb = panel.content;
@@ -73,8 +75,12 @@ JS_MEASURE = """(vis) => {
       if (o.scrollWidth > o.clientWidth + 2) clipped.push({cell: i, wide: o.scrollWidth + ' > ' + o.clientWidth});
     });
   }
-  let height = 0;
-  nb.widgets.forEach(c => { if (c.node.classList.contains('jp-deck-mod-onscreen')) height += c.node.getBoundingClientRect().height; });
+  let height = 0, figures = 0;
+  nb.widgets.forEach(c => {
+    if (!c.node.classList.contains('jp-deck-mod-onscreen')) return;
+    height += c.node.getBoundingClientRect().height;
+    figures += c.node.querySelectorAll('.jp-OutputArea-output img, .jp-OutputArea-output canvas').length;
+  });
   // The deck's remote (its buttons, bottom right) must not cover the slide's text or pictures.
   const buttons = Array.from(document.querySelectorAll('.jp-Deck-Remote button')).map(b => b.getBoundingClientRect())
     .filter(r => r.width > 0 && r.height > 0);
@@ -94,7 +100,7 @@ JS_MEASURE = """(vis) => {
     });
   }
   return {
-    viewport: [W, H], height: Math.round(height), bottom: Math.round(bottom), scroll, clipped, covered,
+    viewport: [W, H], height: Math.round(height), bottom: Math.round(bottom), scroll, clipped, covered, figures,
     fits: !clipped.length && scroll.scrollTop === 0 && scroll.scrollHeight <= scroll.clientHeight + 1,
     body: stats(pick('.jp-RenderedMarkdown p, .jp-RenderedMarkdown li, .jp-RenderedMarkdown td, .jp-RenderedMarkdown th, .jp-RenderedMarkdown summary', false)),
     code: stats(pick('.jp-InputArea-editor .cm-line', false)),

@@ -74,12 +74,12 @@ def test_a_lesson_edited_and_saved_through_jupyter_passes_the_check(served):
     i = ids.index("01-002")                                     # "## 1. One dimension ..."
     assert nb["cells"][i]["cell_type"] == "markdown"
     nb["cells"][i]["source"] = nb["cells"][i]["source"].replace(
-        "Take a signal", "Take, for example, a signal", 1)
+        "Lay the kernel", "Lay, for example, the kernel", 1)
     _as_kernel_session(server, nb)
     _save(server, LESSON, nb)
 
     saved = ah.read_raw(root / LESSON)
-    assert "Take, for example, a signal" in "".join(saved["cells"][i]["source"])
+    assert "Lay, for example, the kernel" in "".join(saved["cells"][i]["source"])
     assert [c["id"] for c in saved["cells"]] == ids             # ids are stable across saves
     assert isinstance(saved["cells"][i]["source"], list)        # written as lists of lines
     assert saved["metadata"]["language_info"]["version"]
