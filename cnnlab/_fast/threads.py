@@ -33,10 +33,12 @@ import itertools
 import os
 import threading
 
+import numpy as np
+
 from cnnlab._args import positive_int
 
 __all__ = ["set_num_threads", "get_num_threads", "parallel_for", "by_rows", "batch_blocks",
-           "run_blocks", "NUM_THREADS_ENV"]
+           "run_blocks", "scratch", "NUM_THREADS_ENV"]
 
 NUM_THREADS_ENV = "CNNLAB_NUM_THREADS"
 _MIN_PARALLEL_ITEMS = 65_536          # numbers one block must touch to be worth a thread
@@ -217,6 +219,20 @@ def batch_blocks(n: int, items: int) -> list[tuple[int, int]]:
     """
     parts = max(1, min(_num_threads, n, items // max(_MIN_PARALLEL_ITEMS, 1)))
     return [(n * i // parts, n * (i + 1) // parts) for i in range(parts)]
+
+
+def scratch(blocks, per_item: int, dtype) -> list:
+    """One flat array per block, ``per_item * (stop - start)`` numbers long, all carved from one
+    array allocated here, by the calling thread.
+
+    Why: glibc gives every thread its own malloc arena, and the worker threads' arenas hand
+    freed memory back to the OS, so big arrays allocated inside blocks are faulted in afresh
+    on every call (measured: ~800 page faults, ~3 ms of system time per LeNet-5 step on 2
+    threads). Allocated by the calling thread, they come from its arena, which keeps them.
+    """
+    start, stop = blocks[0][0], blocks[-1][1]
+    flat = np.empty(per_item * (stop - start), dtype=dtype)
+    return [flat[per_item * (a - start):per_item * (b - start)] for a, b in blocks]
 
 
 def run_blocks(work, blocks) -> list:
