@@ -212,3 +212,19 @@ def test_training_is_reproducible_for_a_thread_count(num_threads):
     c = train_lenet()
     for k in a:
         np.testing.assert_allclose(a[k], c[k], rtol=1e-3, atol=1e-5, err_msg=k)
+
+
+def test_a_forked_child_gets_its_own_pool(num_threads, monkeypatch):
+    """The grader and data loaders may fork: the child has none of the parent's threads and
+    must still split its work correctly."""
+    import multiprocessing
+    monkeypatch.setattr(T, "_MIN_PARALLEL_ITEMS", 1)
+    num_threads(2)
+    lenet_conv_grads()                                   # the parent's pool is running
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        child = pool.apply(lenet_conv_grads)
+    for a, b in zip(lenet_conv_grads(), child):
+        assert a[1] == b[1] == 2
+        for u, v in zip(a[:1] + a[2:], b[:1] + b[2:]):
+            np.testing.assert_array_equal(u, v)

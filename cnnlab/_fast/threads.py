@@ -201,9 +201,14 @@ if os.environ.get(NUM_THREADS_ENV, "").strip():
     _set_blas_threads(_num_threads)      # the variable sets BLAS threads too, as the call does
 
 
-def _reset_after_fork() -> None:              # a forked child has no worker threads
-    global _pool
-    _pool = None
+def _reset_after_fork() -> None:
+    """A forked child has none of the parent's threads: no workers, and no region running
+    (a lock held by another thread of the parent would never be released)."""
+    global _pool, _pool_lock, _region_lock, _regions
+    if _regions:                              # forked while blocks ran: BLAS gets its count back
+        for lib, n in zip(_blas(), _blas_saved):
+            lib.set_num_threads(n)
+    _pool, _pool_lock, _region_lock, _regions = None, threading.Lock(), threading.Lock(), 0
 
 
 if hasattr(os, "register_at_fork"):
