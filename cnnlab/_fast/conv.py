@@ -173,6 +173,12 @@ def use_batch_last(c_in, c_out, kh, kw) -> bool:
     return c_in * kh * kw >= 8 * c_out
 
 
+def _dw_transposed(k, c_out) -> bool:
+    """Compute [dW | db] as (cols @ go_t.T).T rather than go_t @ cols.T: measured ~1.5x faster
+    for tall columns (K >= 8*C_out, LeNet's conv2)."""
+    return k >= 8 * c_out
+
+
 def _blocks_of(cols, n, L):
     """The image blocks (start, stop) that a tuple of per-block columns was made for."""
     bounds, start = [], 0
@@ -276,8 +282,7 @@ def conv2d_backward(go, x, w, stride, pads, dilation, needs_input_grad, cols, ba
     else:
         blocks = _blocks_of(cols, n, L)
         cols = ((cb, False) for cb in cols)
-    tall = k >= 8 * c_out    # tall columns (LeNet's conv2): the transposed dW product measured
-    #                          ~1.5x faster
+    tall = _dw_transposed(k, c_out)
     parts = [np.empty((k + 1, rows) if tall else (rows, k + 1), dtype=x.dtype) for _ in blocks]
     go_t = scratch(blocks, rows * L, x.dtype)
     grad_input = None
