@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import threadpoolctl
 
 import cnnlab
 from cnnlab import functional as F
@@ -52,11 +53,12 @@ def test_top_level_and_functional_names_are_the_same_functions():
     assert "set_num_threads" in cnnlab.__all__ and "get_num_threads" in cnnlab.__all__
 
 
-def test_set_num_threads_sets_engine_and_blas_threads(num_threads):
+def test_set_num_threads_sets_engine_threads_and_blas_to_one(num_threads):
     for n in (1, 3, 2):
+        threadpoolctl.threadpool_limits(4, user_api="blas")
         num_threads(n)
         assert cnnlab.get_num_threads() == n
-        assert blas_threads() == {n}
+        assert blas_threads() == {1}        # the pool is the parallelism, BLAS never spins on top
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, "2", None, True])
@@ -83,7 +85,7 @@ def test_environment_variable_overrides_the_default_and_sets_blas():
     pytest.importorskip("threadpoolctl")
     r = run_python(code, CNNLAB_NUM_THREADS="3")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.split("\n")[:2] == ["3", "[3]"]
+    assert r.stdout.split("\n")[:2] == ["3", "[1]"]
 
 
 @pytest.mark.parametrize("bad", ["0", "two", "-2", "1.5"])
@@ -108,6 +110,7 @@ def test_blocks_cover_the_batch_once_and_depend_only_on_sizes(num_threads, monke
 
 def test_blas_runs_on_one_thread_inside_blocks_and_gets_its_count_back(num_threads):
     num_threads(2)
+    threadpoolctl.threadpool_limits(2, user_api="blas")      # the user raised it
     seen = T.run_blocks(lambda a, b: blas_threads(), [(0, 1), (1, 2), (2, 3)])
     assert seen == [{1}] * 3
     assert blas_threads() == {2}
@@ -126,7 +129,7 @@ def test_results_come_back_in_block_order_and_errors_reach_the_caller(num_thread
     with pytest.raises(RuntimeError, match="block 5 failed"):
         T.run_blocks(boom, [(i,) for i in range(7)])
     assert T.run_blocks(lambda i: i * i, [(i,) for i in range(5)]) == [0, 1, 4, 9, 16]
-    assert blas_threads() == {3}
+    assert blas_threads() == {1}
 
 
 def test_nested_blocks_and_user_threads_run_correctly(num_threads):
@@ -149,7 +152,7 @@ def test_nested_blocks_and_user_threads_run_correctly(num_threads):
         u.join()
     for k in range(3):
         assert results[k] == [[k * 100 + i for i in range(4)]] * 50
-    assert blas_threads() == {2}
+    assert blas_threads() == {1}
 
 
 # ------------------------------------------------------------------------- determinism

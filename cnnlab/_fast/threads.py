@@ -7,9 +7,14 @@
   ReLU) splits its batch into up to ``n`` blocks of images, and each thread runs the whole op
   (copies, matrix products, elementwise loops) on its block. NumPy releases the GIL in copies,
   ufuncs and BLAS calls, so the threads run at the same time;
-* the BLAS threads (OpenBLAS, through threadpoolctl) for matrix products outside those blocks
-  (``Linear`` layers, your own ``@``). While blocks run in parallel, BLAS is held to one thread
-  (each block's products are small; BLAS threads on top would fight cnnlab's for the cores).
+* the BLAS threads (OpenBLAS, through threadpoolctl): one. cnnlab's pool is the engine's
+  parallelism; BLAS threads on top of it cost more than they give. OpenBLAS's idle threads keep
+  spinning for a while after each product and take the cores from the pool's workers: a LeNet-5
+  training step on 2 cores measured 28-30 ms with BLAS on 2 threads and the pool on 2, 21 ms
+  with BLAS on 1 and the pool on 2, 28 ms on one thread (same run, quiet machine). So products
+  outside the blocks (``Linear`` layers, your own ``@``) run on one BLAS thread; raise it with
+  ``threadpoolctl.threadpool_limits`` for a big product of your own. If BLAS has more threads
+  anyway (set by you), it is held to one while blocks run.
 
 Default: ``CNNLAB_NUM_THREADS`` if set, otherwise the cores this process may run on
 (``len(os.sched_getaffinity(0))``). More threads than cores is allowed (and correct), only slower.
@@ -175,10 +180,10 @@ _local = threading.local()               # .worker: this thread is one of the po
 
 
 def set_num_threads(n: int) -> None:
-    """Use ``n`` threads in cnnlab's engine and in BLAS, like ``torch.set_num_threads``.
+    """Use ``n`` threads in cnnlab's engine, like ``torch.set_num_threads``.
 
     Batched ops split their batch into up to ``n`` blocks run at the same time; BLAS (through
-    threadpoolctl) uses ``n`` threads for matrix products outside those blocks. Results are
+    threadpoolctl) is set to one thread (see the module's docstring for why). Results are
     bit-identical for a fixed ``n`` and equal up to float rounding between different ``n``.
     Default: ``CNNLAB_NUM_THREADS``, else the cores available (``os.sched_getaffinity``).
     """
@@ -189,7 +194,7 @@ def set_num_threads(n: int) -> None:
         if old is not None and len(old._go) != n - 1:
             _pool = None                  # a new pool is made at the next use
             old.close()
-    _set_blas_threads(n)
+    _set_blas_threads(1)
 
 
 def get_num_threads() -> int:
@@ -197,8 +202,7 @@ def get_num_threads() -> int:
     return _num_threads
 
 
-if os.environ.get(NUM_THREADS_ENV, "").strip():
-    _set_blas_threads(_num_threads)      # the variable sets BLAS threads too, as the call does
+_set_blas_threads(1)                     # the pool is the parallelism (see the docstring)
 
 
 def _reset_after_fork() -> None:
