@@ -47,6 +47,12 @@ __all__ = ["set_num_threads", "get_num_threads", "parallel_for", "by_rows", "bat
 
 NUM_THREADS_ENV = "CNNLAB_NUM_THREADS"
 _MIN_PARALLEL_ITEMS = 65_536          # numbers one block must touch to be worth a thread
+# An elementwise pass (by_rows) does far less work per number than a convolution or pooling
+# block, so it counts its numbers at 1/12: it splits from ~786k numbers per block. Measured
+# (quiet 2-core AMD EPYC, OpenBLAS Haswell): ReLU forward on 128x6x28x28 (602k) 0.16 ms on one
+# thread vs 0.19 ms split in two, on 64x32x32x32 (2.1M) 0.76 vs 0.49 ms; ReLU backward (three
+# arrays) on 602k 0.35 vs 0.27 ms, on 128x16x10x10 (205k) 0.13 vs 0.17 ms.
+_ELEMENTWISE_DISCOUNT = 12
 
 
 def _cores() -> int:
@@ -292,5 +298,5 @@ def by_rows(kernel, out, *arrays):
         kernel(*arrays, out=out)
     else:
         parallel_for(out.shape[0], lambda a, b: kernel(*(v[a:b] for v in arrays), out=out[a:b]),
-                     items=out.size * (len(arrays) + 1))
+                     items=out.size * (len(arrays) + 1) // _ELEMENTWISE_DISCOUNT)
     return out
