@@ -1,19 +1,29 @@
 """Benchmark the cnnlab engine against PyTorch CPU, both measured in the same run.
 
-    .venv/bin/python benchmarks/bench_engine.py            # full run (~1-2 minutes)
+    .venv/bin/python benchmarks/bench_engine.py            # full run (a few minutes)
     .venv/bin/python benchmarks/bench_engine.py --quick    # a short run
-    .venv/bin/python benchmarks/bench_engine.py --threads 1
-    .venv/bin/python benchmarks/bench_engine.py --openblas-coretype SkylakeX
+    .venv/bin/python benchmarks/bench_engine.py --only LeNet
+    .venv/bin/python benchmarks/bench_engine.py --threads 1          # one thread count only
+    .venv/bin/python benchmarks/bench_engine.py --openblas-coretype Haswell
 
-BLAS threads are pinned with threadpoolctl, cnnlab's own copy/elementwise threads
-(cnnlab.functional.set_num_threads) and PyTorch (torch.set_num_threads) use the same number.
-Each figure is the median over repeats, in milliseconds, float32, measured in three
-alternating phases per library (the median of the three phase medians).
-``--openblas-coretype`` re-runs the script with OPENBLAS_CORETYPE set (it must be set before
-NumPy loads OpenBLAS): OpenBLAS 0.3.31 picks its AVX2 "Haswell" kernels on AMD Zen 5, whose
-small-matrix products run ~2.5x faster with the AVX-512 "SkylakeX" kernels.
-The machines this runs on are shared and noisy: compare the ratios within one run, and look
-at the load average printed at the top.
+By default every case is measured on 1 thread and on all the cores available (the default of
+``cnnlab.get_num_threads()``), and each row ends with the speed-up from 1 to all threads of
+each library and their quotient (cnnlab's speed-up / torch's). ``cnnlab.set_num_threads``
+sets cnnlab's threads and BLAS's, ``torch.set_num_threads`` torch's: the same number on both
+sides. Each figure is the median over repeats, in milliseconds, float32, measured in three
+alternating phases per library (the median of the phase medians), and the thread counts take
+turns twice.
+
+The header names the CPU and the OpenBLAS core type (the kernels OpenBLAS picked, or the one
+forced by ``--openblas-coretype``, which re-runs the script with OPENBLAS_CORETYPE set: it must
+be set before NumPy loads OpenBLAS). OpenBLAS 0.3.31 picks "Haswell" (AVX2) kernels on AMD Zen
+and "SkylakeX" (AVX-512) on CPUs that have AVX-512; forcing SkylakeX on a CPU without it would
+crash, so the script refuses. Comparing core types shows whether the engine's layout choices
+hold beyond one CPU.
+
+The machines this runs on are shared and noisy: compare the ratios within one run, and look at
+the load average printed at the top and the end; thread speed-ups mean nothing while another
+process holds a core.
 """
 from __future__ import annotations
 
@@ -27,6 +37,12 @@ from pathlib import Path
 if "--openblas-coretype" in sys.argv[:-1]:          # must happen before NumPy is imported
     _core = sys.argv[sys.argv.index("--openblas-coretype") + 1]
     if os.environ.get("OPENBLAS_CORETYPE") != _core:
+        _info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+        if _core.lower() in {"skylakex", "cooperlake", "sapphirerapids"} and _info and \
+                " avx512f" not in _info:
+            sys.exit(f"bench_engine: OPENBLAS_CORETYPE={_core} needs AVX-512, which this CPU "
+                     "does not have (OpenBLAS would stop with 'Illegal instruction'); try "
+                     "Haswell, Zen or SandyBridge here, or run on a CPU with AVX-512")
         os.environ["OPENBLAS_CORETYPE"] = _core
         os.execv(sys.executable, [sys.executable] + sys.argv)
 
@@ -217,46 +233,90 @@ def functional_lenet_step(x, y):
 
 # ---------------------------------------------------------------------------------------------
 
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+    return platform.processor() or platform.machine()
+
+
+def blas_description() -> str:
+    """e.g. 'OpenBLAS 0.3.31 core type Haswell (OPENBLAS_CORETYPE unset)'."""
+    core = os.environ.get("OPENBLAS_CORETYPE")
+    forced = f"OPENBLAS_CORETYPE={core}" if core else "OPENBLAS_CORETYPE unset"
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return f"BLAS unknown (threadpoolctl not installed), {forced}"
+    info = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    if not info:
+        return f"BLAS not found, {forced}"
+    i = info[0]
+    name = {"openblas": "OpenBLAS"}.get(i.get("internal_api"), i.get("internal_api"))
+    return f"{name} {i.get('version')} core type {i.get('architecture')} ({forced})"
+
+
+def measure(ours, theirs, rounds, repeats, min_time):
+    """Median ms of each side, alternating phases (cnnlab, torch, cnnlab, ...): a busy spell of
+    the shared machine then lands on both sides; each phase is long enough for the other
+    library's idle threads to settle. The median over the phases."""
+    t_ours, t_theirs = [], []
+    for _ in range(rounds):
+        t_ours.append(median_ms(ours, repeats, min_time=min_time))
+        if theirs:
+            t_theirs.append(median_ms(theirs, repeats, min_time=min_time))
+    return statistics.median(t_ours), statistics.median(t_theirs) if theirs else float("nan")
+
+
+def set_threads(torch, n):
+    """cnnlab's engine and BLAS (cnnlab.set_num_threads) and torch: n threads each."""
+    import cnnlab
+    cnnlab.set_num_threads(n)
+    if torch is not None:
+        torch.set_num_threads(n)
+
+
+def parse_threads(text, default):
+    if not text:
+        return sorted({1, default})
+    counts = [int(v) for v in text.split(",")]
+    if any(c < 1 for c in counts):
+        raise SystemExit("bench_engine: --threads takes counts >= 1, e.g. --threads 1,2")
+    return counts
+
+
 def main(argv=None) -> int:
+    import cnnlab
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="few repeats (a smoke run)")
-    ap.add_argument("--threads", type=int, default=None,
-                    help="BLAS and torch threads (default: number of CPUs, at most 2)")
+    ap.add_argument("--threads", default="",
+                    help="thread counts to measure, e.g. 1 or 1,2 (default: 1 and all the "
+                         "cores available, as cnnlab.get_num_threads() defaults to)")
     ap.add_argument("--only", default="", help="run only cases whose name contains this")
     ap.add_argument("--openblas-coretype", default=None,
-                    help="set OPENBLAS_CORETYPE (e.g. SkylakeX) and re-run")
+                    help="set OPENBLAS_CORETYPE (e.g. Haswell, SkylakeX) and re-run")
     args = ap.parse_args(argv)
-    threads = args.threads or min(2, os.cpu_count() or 1)
+    counts = parse_threads(args.threads, cnnlab.get_num_threads())
     repeats = 5 if args.quick else 30
     min_time = 0.0 if args.quick else 0.5
     rounds = 1 if args.quick else 3
 
     try:
         import torch
-        torch.set_num_threads(threads)
     except ImportError:
         torch = None
         print("(torch not installed: cnnlab timings only)")
-    try:
-        from threadpoolctl import threadpool_limits
-        limiter = threadpool_limits(limits=threads, user_api="blas")
-    except ImportError:
-        limiter = None
-        print("(threadpoolctl not installed: BLAS threads not pinned)")
-
-    F.set_num_threads(threads)
-    blas = ""
-    try:
-        from threadpoolctl import threadpool_info
-        info = [i for i in threadpool_info() if i.get("user_api") == "blas"]
-        if info:
-            blas = f", {info[0].get('internal_api')} {info[0].get('architecture')}"
-    except ImportError:
-        pass
+    old = cnnlab.get_num_threads(), torch.get_num_threads() if torch else None
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
-    print(f"cnnlab engine benchmark: float32, {threads} thread(s), numpy {np.__version__}{blas}"
+    print(f"cnnlab engine benchmark: float32, numpy {np.__version__}"
           + (f", torch {torch.__version__}" if torch else "")
-          + f"; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+          + f"\nCPU: {cpu_model()}, {len(os.sched_getaffinity(0))} cores available; "
+          f"{blas_description()}\nload average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
+          "(a busy machine distorts the figures, the thread speed-ups most)")
 
     x, y = lenet_batch()
     cases = [
@@ -273,34 +333,43 @@ def main(argv=None) -> int:
         ("avgpool2 bwd", lambda: pool_case(torch, "avg", True)),
         ("LeNet-5 step (functional ops)",
          lambda: (functional_lenet_step(x, y), torch_lenet_step(torch, x, y) if torch else None)),
+        ("LeNet-5 step (models.LeNet5+nn+optim)",
+         lambda: (cnnlab_lenet_step(x, y), torch_lenet_step(torch, x, y) if torch else None)),
     ]
+    header = f"{'':40s}" + "".join(f" | {f'{n} thread' + ('s' if n > 1 else ''):^27s}"
+                                   for n in counts)
+    cols = f"{'case':40s}" + " | cnnlab ms   torch ms  ratio" * len(counts)
+    if len(counts) > 1:
+        header += f" | speed-up {counts[0]}->{counts[-1]} threads"
+        cols += " | cnnlab  torch  cnnlab/torch"
+    print(header + "\n" + cols)
     try:
-        cnnlab_lenet_step(x, y)
-        cases.append(("LeNet-5 step (models.LeNet5+nn+optim)",
-                      lambda: (cnnlab_lenet_step(x, y),
-                               torch_lenet_step(torch, x, y) if torch else None)))
-    except Exception as exc:  # nn/optim/models not ready: say so, keep the functional step
-        print(f"(cnnlab.models/nn/optim LeNet-5 step unavailable: {type(exc).__name__}: {exc})")
-
-    print(f"{'case':40s} {'cnnlab ms':>10s} {'torch ms':>10s} {'ratio':>7s}")
-    for name, make in cases:
-        if args.only and args.only not in name:
-            continue
-        ours, theirs = make()
-        # alternate phases (cnnlab, torch, cnnlab, torch, ...): a busy spell of the shared
-        # machine then lands on both sides instead of only one; each phase is long enough for
-        # the other library's idle threads to settle. Report the medians over the phases.
-        t_ours, t_theirs = [], []
-        for _ in range(rounds):
-            t_ours.append(median_ms(ours, repeats, min_time=min_time))
-            if theirs:
-                t_theirs.append(median_ms(theirs, repeats, min_time=min_time))
-        t_ours = statistics.median(t_ours)
-        t_theirs = statistics.median(t_theirs) if theirs else float("nan")
-        ratio = t_ours / t_theirs if theirs else float("nan")
-        print(f"{name:40s} {t_ours:10.2f} {t_theirs:10.2f} {ratio:6.2f}x", flush=True)
-    if limiter is not None:
-        limiter.restore_original_limits()
+        for name, make in cases:
+            if args.only and args.only not in name:
+                continue
+            ours, theirs = make()
+            times = {}
+            for _ in range(1 if args.quick else 2):   # thread counts alternate too
+                for n in counts:
+                    set_threads(torch, n)
+                    times.setdefault(n, []).append(measure(ours, theirs, rounds, repeats,
+                                                           min_time))
+            row = f"{name:40s}"
+            for n in counts:
+                a = statistics.median(t[0] for t in times[n])
+                b = statistics.median(t[1] for t in times[n])
+                times[n] = (a, b)
+                row += f" | {a:9.2f} {b:10.2f} {a / b:5.2f}x"
+            if len(counts) > 1:
+                (a1, b1), (an, bn) = times[counts[0]], times[counts[-1]]
+                row += f" | {a1 / an:5.2f}x {b1 / bn:5.2f}x {(a1 / an) / (b1 / bn):8.2f}"
+            print(row, flush=True)
+    finally:
+        cnnlab.set_num_threads(old[0])
+        if torch is not None:
+            torch.set_num_threads(old[1])
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
+    print(f"load average at the end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     return 0
 
 

@@ -10,18 +10,30 @@ cnnlab / PyTorch (target <= 1.6x).
 Accuracy (``--accuracy``): both engines train for 10 epochs (same setup) and report the
 test accuracy after each epoch (target: within 1 point of each other, about 89-91%).
 
+The whole command (``--cli``): ``python -m cnnlab train --dataset fashion-mnist --epochs 1``
+(loading the data, one epoch with its progress bar, the test set) against the same loop in
+PyTorch (same data loading, initial weights, batch order and test evaluation), each in its own
+process, alternating (cnnlab, torch, cnnlab, ...), both with ``--threads`` threads. This is
+the fair whole-epoch figure: in the interleaved speed mode the epoch sums also count the
+other library's threads still spinning after its block of steps (OpenBLAS's and OpenMP's
+idle threads busy-wait for a while), which the per-step medians avoid.
+
     python benchmarks/bench_train.py                 # speed, one epoch
     python benchmarks/bench_train.py --steps 100     # speed, first 100 steps only
     python benchmarks/bench_train.py --accuracy      # 10 epochs each, takes minutes
+    python benchmarks/bench_train.py --cli --runs 3  # the cnnlab train command vs torch
 """
 from __future__ import annotations
 
 import argparse
 import os
 import platform
+import re
 import statistics
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -104,6 +116,86 @@ class TorchRunner:
         return correct / len(x)
 
 
+def torch_cli_epoch(args) -> int:
+    """What ``cnnlab train --dataset fashion-mnist --epochs 1`` does, in PyTorch: prints the
+    same "Test accuracy:" and "Time taken:" lines (load + one epoch + test set)."""
+    import torch
+
+    import cnnlab
+    from cnnlab import data, models
+
+    torch.set_num_threads(args.threads)
+    t_start = time.perf_counter()
+    (xtr, ytr), (xte, yte) = data.load_fashion_mnist()
+    xtr = data.to_nchw(xtr, data.FASHION_MNIST_MEAN, data.FASHION_MNIST_STD)
+    xte = data.to_nchw(xte, data.FASHION_MNIST_MEAN, data.FASHION_MNIST_STD)
+    cnnlab.manual_seed(args.seed)                 # the initial weights of the cnnlab run
+    model = build_torch_lenet(torch, models.LeNet5("modern"))
+    crit = torch.nn.CrossEntropyLoss()
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    rng = np.random.default_rng(args.seed)        # cnnlab's fit: the same batch order
+    order = rng.permutation(len(xtr))
+    seen = hits = 0
+    for s in range(0, len(xtr), args.batch_size):
+        idx = order[s:s + args.batch_size]
+        xb, yb = torch.from_numpy(xtr[idx]), torch.from_numpy(ytr[idx].astype(np.int64))
+        logits = model(xb)
+        loss = crit(logits, yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        value = loss.item()                       # cnnlab's loop reads the loss and the hits
+        hits += int((logits.argmax(1) == yb).sum())
+        seen += len(idx)
+        if not np.isfinite(value):
+            raise SystemExit("diverged")
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for s in range(0, len(xte), 1000):
+            pred = model(torch.from_numpy(xte[s:s + 1000])).argmax(1).numpy()
+            correct += int((pred == yte[s:s + 1000]).sum())
+    print(f"train accuracy {100 * hits / seen:.2f}%")
+    print(f"Test accuracy: {100 * correct / len(xte):.2f}%")
+    print(f"Time taken: {time.perf_counter() - t_start:.1f} s")
+    return 0
+
+
+def cli_runs(args) -> int:
+    """Alternate ``cnnlab train`` and ``torch_cli_epoch`` in fresh processes."""
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(root), CNNLAB_NUM_THREADS=str(args.threads))
+    env.pop("CNNLAB_QUICK", None)
+    commands = {
+        "cnnlab": [sys.executable, "-m", "cnnlab", "train", "--dataset", "fashion-mnist",
+                   "--epochs", "1", "--seed", str(args.seed)],
+        "torch": [sys.executable, __file__, "--torch-epoch", "--threads", str(args.threads),
+                  "--seed", str(args.seed)],
+    }
+    print(f"# bench_train --cli  {time.strftime('%Y-%m-%d %H:%M:%S')}  threads {args.threads}  "
+          f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    times = {k: [] for k in commands}
+    accs = {k: [] for k in commands}
+    for run in range(args.runs):
+        for name, cmd in commands.items():
+            out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            if out.returncode != 0:
+                print(out.stdout, out.stderr, file=sys.stderr)
+                return 1
+            t = float(re.search(r"Time taken: ([\d.]+) s", out.stdout).group(1))
+            a = float(re.search(r"Test accuracy: ([\d.]+)%", out.stdout).group(1))
+            times[name].append(t)
+            accs[name].append(a)
+            print(f"run {run + 1} {name:6s}: {t:6.1f} s, test accuracy {a:.2f}%  (load "
+                  f"{os.getloadavg()[0]:.2f})", flush=True)
+    tc, tt = statistics.median(times["cnnlab"]), statistics.median(times["torch"])
+    ac, at = statistics.median(accs["cnnlab"]), statistics.median(accs["torch"])
+    print(f"RESULT: cnnlab train {tc:.1f} s, torch {tt:.1f} s: ratio {tc / tt:.2f}x (target "
+          f"<= 1.5x); test accuracy {ac:.2f}% vs {at:.2f}% ({ac - at:+.2f} points, target "
+          f"within 1)")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--accuracy", action="store_true", help="train both for --epochs epochs")
@@ -116,7 +208,15 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--block", type=int, default=25, help="steps per interleaved block")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--cli", action="store_true",
+                    help="time `cnnlab train --epochs 1` against the same loop in torch")
+    ap.add_argument("--runs", type=int, default=3, help="--cli: runs of each")
+    ap.add_argument("--torch-epoch", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.cli:
+        return cli_runs(args)
+    if args.torch_epoch:
+        return torch_cli_epoch(args)
     lr = args.lr if args.lr is not None else (0.05 if args.optimizer == "sgd" else 1e-3)
 
     import torch
@@ -126,7 +226,8 @@ def main(argv=None) -> int:
     from cnnlab import data, models
 
     torch.set_num_threads(args.threads)
-    limiter = threadpool_limits(limits=args.threads)  # numpy's BLAS, same count as torch
+    cnnlab.set_num_threads(args.threads)              # cnnlab's engine and numpy's BLAS
+    limiter = threadpool_limits(limits=args.threads)  # (and any other BLAS), same as torch
 
     try:
         (xtr, ytr), (xte, yte) = data.load_fashion_mnist(verbose=True)

@@ -4,11 +4,13 @@ Each measurement is what a student waits for after moving a control: the callbac
 cnnlab.functional (or model) calls, moving the artists, redrawing the frame and encoding the
 PNG that the browser receives (kernel messaging excluded). Run:
 
-    .venv/bin/python benchmarks/bench_widgets_networks.py [--repeat 5]
+    .venv/bin/python benchmarks/bench_widgets_networks.py [--repeat 5] [--threads 1]
 
 Target: well under 100 ms per change on lesson-sized inputs. Machines here are shared and
 noisy: the wall-clock time includes waiting for a core, so the CPU time of this process is
 printed too (what the update costs on an idle machine, as long as BLAS uses one thread).
+``--threads`` sets ``cnnlab.set_num_threads`` (engine and BLAS; default 1, as these figures
+were first taken; lesson-sized arrays are too small to be split over threads anyway).
 """
 from __future__ import annotations
 
@@ -33,7 +35,11 @@ from _widget_timing import report, timed_changes  # noqa: E402  (benchmarks/ is 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="cnnlab.set_num_threads (engine and BLAS), default 1")
     args = parser.parse_args(argv)
+    cnnlab.set_num_threads(args.threads)
+    print(f"cnnlab threads: {cnnlab.get_num_threads()}")
     r = args.repeat
     print(f"load average: {os.getloadavg()[0]:.2f} (2-core machine shared with others)")
     results = {}

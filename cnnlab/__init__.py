@@ -44,7 +44,8 @@ def __getattr__(name: str):
         return importlib.import_module(f"cnnlab.{name}")
     if name == "F":
         return importlib.import_module("cnnlab.functional")
-    if name in {"output_size", "output_size_exact", "conv_parameter_count"}:
+    if name in {"output_size", "output_size_exact", "conv_parameter_count", "set_num_threads",
+                "get_num_threads"}:
         return getattr(importlib.import_module("cnnlab.functional"), name)
     if name == "manual_seed":
         return importlib.import_module("cnnlab.nn").manual_seed
@@ -55,5 +56,6 @@ def __getattr__(name: str):
 
 __all__ = [
     "quick_mode", "offline_mode", "output_size", "output_size_exact",
-    "conv_parameter_count", "manual_seed", "check", *sorted(_SUBMODULES), "F",
+    "conv_parameter_count", "set_num_threads", "get_num_threads", "manual_seed", "check",
+    *sorted(_SUBMODULES), "F",
 ]

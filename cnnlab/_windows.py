@@ -113,12 +113,14 @@ def im2col(xp: np.ndarray, kernel, stride=(1, 1), dilation=(1, 1)) -> np.ndarray
     return cols.reshape(n, c * kh * kw, oh * ow)
 
 
-def col2im(cols: np.ndarray, padded_shape, kernel, stride=(1, 1), dilation=(1, 1)) -> np.ndarray:
+def col2im(cols: np.ndarray, padded_shape, kernel, stride=(1, 1), dilation=(1, 1),
+           out=None) -> np.ndarray:
     """Adjoint of ``im2col``: add every column entry back to the pixel it was copied from.
 
     cols         : (N, C*kH*kW, OH*OW) or (N, C, kH, kW, OH, OW), any strides (the training
                    backward passes a transposed view of its (C, kH, kW, N, OH, OW) gradient)
     padded_shape : (N, C, Hp, Wp)
+    out          : an array of padded_shape to fill (the fast path reuses buffers), or None
     returns      : (N, C, Hp, Wp)  (still padded; crop it yourself)
 
     One strided slice-add per kernel tap; overlapping windows accumulate correctly because
@@ -129,7 +131,10 @@ def col2im(cols: np.ndarray, padded_shape, kernel, stride=(1, 1), dilation=(1, 1
     oh = out_len(hp, kh, stride[0], dilation[0], 0)
     ow = out_len(wp, kw, stride[1], dilation[1], 0)
     cols = cols.reshape(n, c, kh, kw, oh, ow)
-    out = np.zeros(padded_shape, dtype=cols.dtype)
+    if out is None:
+        out = np.zeros(padded_shape, dtype=cols.dtype)
+    else:
+        out[...] = 0
     for i in range(kh):
         for j in range(kw):
             rows, columns = tap_slice(i, j, (oh, ow), stride, dilation)

@@ -54,3 +54,17 @@ def test_bench_engine_lenet_steps_run():
     for step in (bench.cnnlab_lenet_step(x, y), bench.functional_lenet_step(x, y)):
         step()
         step()
+
+
+def test_bench_engine_reports_both_thread_counts_and_speed_ups(capsys, restore_threads):
+    bench = _load()
+    assert bench.main(["--quick", "--only", "avgpool2 fwd", "--threads", "1,2"]) == 0
+    out = capsys.readouterr().out
+    assert "core type" in out and "CPU:" in out and "load average" in out
+    assert "1 thread" in out and "2 threads" in out and "speed-up 1->2 threads" in out
+    row = [line for line in out.splitlines() if line.startswith("avgpool2 fwd")]
+    assert len(row) == 1
+    cells = [c.split() for c in row[0].split("|")[1:]]
+    assert [len(c) for c in cells] == [3, 3, 3]        # 1 thread, 2 threads, speed-ups
+    assert float(cells[0][0]) > 0 and float(cells[1][0]) > 0
+    assert cells[2][0].endswith("x") and float(cells[2][0][:-1]) > 0

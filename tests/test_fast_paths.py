@@ -1,6 +1,7 @@
 """Every measured fast path (cnnlab._fast) computes what its readable twin (cnnlab.functional)
 defines: float64 to ~1e-10, float32 close, over random shapes, strides, paddings and dilations,
-forward and backward, on one thread and split over threads.
+forward and backward, on 1, 2, 3 and 4 threads (more threads than this machine's cores must
+still be right).
 
 The public functions run the fast twins, so each test calls the public function (the path
 users and layers take) and compares it with the readable definition on the same checked
@@ -29,17 +30,15 @@ def close(got, want, dtype):
     np.testing.assert_allclose(got, want, rtol=tol, atol=tol * scale)
 
 
-@pytest.fixture(params=["one thread", "threads"])
+@pytest.fixture(params=[1, 2, 3, 4], ids=lambda n: f"{n}thread")
 def threading(request, monkeypatch):
-    """Run each test as is, and again with every parallel_for split over 3 threads."""
-    if request.param == "one thread":
-        yield
-        return
+    """Run each test on 1, 2, 3 and 4 threads, every batch split into as many blocks as there
+    are threads (up to one image per block), however small the job."""
     monkeypatch.setattr(threads, "_MIN_PARALLEL_ITEMS", 1)
     old = threads.get_num_threads()
-    threads.set_num_threads(3)
+    threads.set_num_threads(request.param)
     try:
-        yield
+        yield request.param
     finally:
         threads.set_num_threads(old)
 
@@ -52,7 +51,7 @@ def random_conv(seed, dtype):
     """A random 2-D convolution: channels on both sides of the column-layout and GEMM-row
     thresholds, kernels 1..5, stride 1..3, padding 0..2 (or "same"), dilation 1..3."""
     rng = np.random.default_rng(seed)
-    n = int(rng.integers(1, 5))
+    n = int(rng.integers(1, 7))
     c_in = int(rng.choice([1, 2, 3, 6]))
     c_out = int(rng.choice([1, 3, 6, 8, 11, 16]))
     kh, kw = (int(v) for v in rng.integers(1, 6, size=2))
@@ -112,12 +111,12 @@ def test_conv2d_backward_fast_equals_readable(seed, dtype, threading):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("seed", range(8))
-def test_conv1d_fast_equals_readable(seed, dtype):
+def test_conv1d_fast_equals_readable(seed, dtype, threading):
     rng = np.random.default_rng(seed)
     k, s, p, d = (int(v) for v in (rng.integers(1, 6), rng.integers(1, 4), rng.integers(0, 3),
                                    rng.integers(1, 3)))
     length = max(1, d * (k - 1) + 1 - 2 * p + int(rng.integers(0, 9)))
-    x = rng.normal(size=(3, 2, length)).astype(dtype)
+    x = rng.normal(size=(5, 2, length)).astype(dtype)
     w = rng.normal(size=(5, 2, k)).astype(dtype)
     b = rng.normal(size=5).astype(dtype)
     x4, w4, b4, s2, pads, d2 = _args.conv_args("conv1d", x, w, b, s, p, d, 1)
@@ -145,6 +144,7 @@ def test_lenet_convs_fast_equal_readable(dtype, threading):
         b = rng.normal(size=c_out).astype(dtype)
         args = _args.conv_args("conv2d", x, w, b, 1, pad, 1, 2)
         out, cache = F.conv2d_with_cache(x, w, b, padding=pad)
+        assert len(cache.cols) == threading                # one block of images per thread
         close(out, conv.conv2d_readable(*args), dtype)
         close(F.conv2d(x, w, b, padding=pad), conv.conv2d_readable(*args), dtype)
         go = rng.normal(size=out.shape).astype(dtype)
@@ -169,7 +169,7 @@ def random_pool(seed, dtype, ties):
         d = tuple(int(v) for v in rng.integers(1, 4, size=2))
         hw = tuple(max(1, dd * (kk - 1) + 1 - 2 * pp + int(rng.integers(0, 7)))
                    for kk, pp, dd in zip(k, p, d))
-        x = (rng.integers(0, 3, size=(2, 3) + hw) if ties else rng.normal(size=(2, 3) + hw))
+        x = (rng.integers(0, 3, size=(5, 3) + hw) if ties else rng.normal(size=(5, 3) + hw))
         try:
             _args.pool_args("max_pool2d", x, k, s, p, d, 2)
         except ValueError:                              # a window on padding only: draw again
@@ -198,7 +198,7 @@ def test_max_pool2d_fast_equals_readable(seed, dtype, threading):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("seed", range(8))
-def test_max_pool1d_fast_equals_readable(seed, dtype):
+def test_max_pool1d_fast_equals_readable(seed, dtype, threading):
     x, k, s, p, d = random_pool(seed, dtype, ties=True)
     x = x[:, :, 0, :]
     k, s, p, d = k[1], s[1], p[1], d[1]
@@ -285,7 +285,7 @@ def test_relu_fast_equals_readable(shape, dtype, threading):
     ((3, 2, 6, 6), 2, 3, 0),      # gaps between the windows: 0 there too
     ((3, 2, 6, 9), (2, 1), (3, 2), (1, 0)),
 ])
-def test_pool_backwards_never_leak_old_memory(shape, k, s, p, dtype):
+def test_pool_backwards_never_leak_old_memory(shape, k, s, p, dtype, threading):
     """The fast backwards skip zero-filling only where every pixel is written: with freed
     memory full of NaN around, every pixel must still match the readable definition."""
     rng = np.random.default_rng(8)

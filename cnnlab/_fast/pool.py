@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnnlab._fast.threads import parallel_for
-from cnnlab._windows import pad_nchw, tap_slice, window_view
+from cnnlab._windows import out_len, pad_nchw, tap_slice, window_view
 
 __all__ = ["max_pool2d_forward", "tap_indices", "max_pool2d_backward_taps",
            "max_pool2d_backward_indices", "window_sum", "window_sum_backward"]
@@ -54,14 +54,16 @@ def max_pool2d_forward(x, k, s, pads, d):
     A tap replaces the current best only where it is strictly greater, so ties go to the first
     maximum in row-major window order, as in PyTorch.
     """
-    xp = pad_nchw(x, pads, -np.inf)
-    win = window_view(xp, k, s, d)                   # (N, C, kH, kW, OH, OW)
-    out = np.empty(win.shape[:2] + win.shape[4:], dtype=x.dtype)
+    n, c, h, w = x.shape
+    oh = out_len(h, k[0], s[0], d[0], pads[0] + pads[1])
+    ow = out_len(w, k[1], s[1], d[1], pads[2] + pads[3])
+    out = np.empty((n, c, oh, ow), dtype=x.dtype)
     ntaps = k[0] * k[1]
     tap = np.zeros(out.shape, dtype=np.int8 if ntaps <= 127 else np.int32)
 
     def images(a, b):                                # images a..b-1 (one thread's share)
-        o, tp, w = out[a:b], tap[a:b], win[a:b]
+        w = window_view(pad_nchw(x[a:b], pads, -np.inf), k, s, d)   # (n, C, kH, kW, OH, OW)
+        o, tp = out[a:b], tap[a:b]
         np.copyto(o, w[:, :, 0, 0])
         better = np.empty(o.shape, dtype=bool)
         for t in range(1, ntaps):
@@ -72,7 +74,7 @@ def max_pool2d_forward(x, k, s, pads, d):
             # with better*t does it (much faster than np.copyto(..., where=better))
             np.maximum(tp, better * tp.dtype.type(t), out=tp)
 
-    parallel_for(x.shape[0], images, items=x.size)
+    parallel_for(n, images, items=x.size + 3 * out.size * ntaps)
     return out, tap
 
 
@@ -119,29 +121,42 @@ def max_pool2d_backward_indices(go, indices, x_shape, k, s, d):
 
 def max_pool2d_backward_taps(go, tap, x_shape, k, s, pads, d):
     """Send each output gradient to the tap that won: per tap, grad * (tap == t) into that
-    tap's strided slice of the padded input gradient."""
+    tap's strided slice of the padded input gradient (blocks of images on the threads)."""
     n, c, h, w = x_shape
     oh, ow = go.shape[-2:]
     gxp = _padded_grad_buffer(go, x_shape, k, s, pads, d)
     disjoint = _taps_disjoint(k, s, d)
-    hit = np.empty(go.shape, dtype=bool)
-    for t in range(k[0] * k[1]):
-        rows, cols = tap_slice(t // k[1], t % k[1], (oh, ow), s, d)
-        np.equal(tap, t, out=hit)
-        if disjoint:
-            np.multiply(go, hit, out=gxp[:, :, rows, cols])
-        else:
-            gxp[:, :, rows, cols] += go * hit
+
+    def images(a, b):
+        g, tp, gx = go[a:b], tap[a:b], gxp[a:b]
+        hit = np.empty(g.shape, dtype=bool)
+        for t in range(k[0] * k[1]):
+            rows, cols = tap_slice(t // k[1], t % k[1], (oh, ow), s, d)
+            np.equal(tp, t, out=hit)
+            if disjoint:
+                np.multiply(g, hit, out=gx[:, :, rows, cols])
+            else:
+                gx[:, :, rows, cols] += g * hit
+
+    parallel_for(n, images, items=gxp.size + 2 * go.size * k[0] * k[1])
     return gxp[:, :, pads[0]:pads[0] + h, pads[2]:pads[2] + w]
 
 
 def window_sum(x, k, s, pads, d):
     """Sum over each window: a loop over the kH*kW taps of the zero-padded window view."""
-    xp = pad_nchw(x, pads)
-    win = window_view(xp, k, s, d)
-    out = win[:, :, 0, 0].copy()
-    for t in range(1, k[0] * k[1]):
-        out += win[:, :, t // k[1], t % k[1]]
+    n, c, h, w = x.shape
+    oh = out_len(h, k[0], s[0], d[0], pads[0] + pads[1])
+    ow = out_len(w, k[1], s[1], d[1], pads[2] + pads[3])
+    out = np.empty((n, c, oh, ow), dtype=x.dtype)
+
+    def images(a, b):
+        win = window_view(pad_nchw(x[a:b], pads), k, s, d)
+        o = out[a:b]
+        np.copyto(o, win[:, :, 0, 0])
+        for t in range(1, k[0] * k[1]):
+            o += win[:, :, t // k[1], t % k[1]]
+
+    parallel_for(n, images, items=x.size + out.size * k[0] * k[1])
     return out
 
 
@@ -151,10 +166,15 @@ def window_sum_backward(go, x_shape, k, s, pads, d):
     oh, ow = go.shape[-2:]
     gxp = _padded_grad_buffer(go, x_shape, k, s, pads, d)
     disjoint = _taps_disjoint(k, s, d)
-    for t in range(k[0] * k[1]):
-        rows, cols = tap_slice(t // k[1], t % k[1], (oh, ow), s, d)
-        if disjoint:
-            gxp[:, :, rows, cols] = go
-        else:
-            gxp[:, :, rows, cols] += go
+
+    def images(a, b):
+        g, gx = go[a:b], gxp[a:b]
+        for t in range(k[0] * k[1]):
+            rows, cols = tap_slice(t // k[1], t % k[1], (oh, ow), s, d)
+            if disjoint:
+                gx[:, :, rows, cols] = g
+            else:
+                gx[:, :, rows, cols] += g
+
+    parallel_for(n, images, items=gxp.size + go.size * k[0] * k[1])
     return gxp[:, :, pads[0]:pads[0] + h, pads[2]:pads[2] + w]

@@ -73,7 +73,7 @@ __all__ = [
     # the rest
     "linear", "linear_backward", "cross_entropy", "cross_entropy_backward", "dropout",
     "dropout_backward", "flatten", "flatten_backward",
-    # threads for copies and elementwise loops (BLAS has its own)
+    # threads of the engine and of BLAS, like torch.set_num_threads (also cnnlab.set_num_threads)
     "set_num_threads", "get_num_threads",
     # the max-pool seam for layers (like conv*_with_cache)
     "max_pool1d_with_cache", "max_pool2d_with_cache", "MaxPoolCache",

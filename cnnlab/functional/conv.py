@@ -29,17 +29,19 @@ __all__ = ["conv1d", "conv2d", "conv1d_with_cache", "conv2d_with_cache", "conv1d
 class ConvCache:
     """What the forward convolution keeps for the backward (see ``conv2d_with_cache``).
 
-    cols        : the im2col matrix of the padded input and a row of ones, (C_in*kH*kW + 1,
-                  columns), one column per output position of every image, in one of two
-                  layouts (see ``cnnlab._fast.conv.columns``): "batch innermost"
-                  (column (oh*OW + ow)*N + n) or "batch in the middle"
-                  (column n*OH*OW + oh*OW + ow)
+    cols        : the im2col matrices of the padded input, a tuple with one per block of
+                  images (the batch is split into one block per thread, see
+                  ``cnnlab.set_num_threads``): each (C_in*kH*kW + 1, columns) with a row of
+                  ones and one column per output position of every image of its block, in one
+                  of two layouts (see ``cnnlab._fast.conv.columns``): "batch innermost"
+                  (column (oh*OW + ow)*n + i) or "batch in the middle"
+                  (column i*OH*OW + oh*OW + ow)
     input_shape : (N, C_in, H, W)
     pads        : (top, bottom, left, right)
     stride, dilation : (sH, sW), (dH, dW)
     batch_last  : the layout of ``cols``
     """
-    cols: np.ndarray | None
+    cols: tuple | None
     input_shape: tuple
     pads: tuple
     stride: tuple
