@@ -53,8 +53,10 @@ def correlate2d(x, k, mode="valid"):
 
     x    : (H, W) input (list of lists is fine)
     k    : (kH, kW) kernel
-    mode : "valid" (default; only positions where k lies fully inside x: (H-kH+1, W-kW+1)),
-           "same" (output (H, W), zero padding, centred exactly as scipy.signal.correlate2d:
+    mode : "valid" (default; only positions where k lies fully inside x: (H-kH+1, W-kW+1);
+           as in scipy.signal, a k larger than x in both directions gives the positions where
+           x lies fully inside k, (kH-H+1, kW-W+1), and larger in one direction only is an
+           error), "same" (output (H, W), zero padding, centred exactly as scipy.signal.correlate2d:
            for an even kernel the extra zero row/column is on the bottom/right), or
            "full" (every overlap: (H+kH-1, W+kW-1)).
     returns out with out[i, j] = sum_{a,b} x[i+a, j+b] * k[a, b]   (in "valid" mode);
