@@ -88,6 +88,24 @@ def test_environment_variable_overrides_the_default_and_sets_blas():
     assert r.stdout.split("\n")[:2] == ["3", "[1]"]
 
 
+def test_a_blas_loaded_after_cnnlab_is_set_by_set_num_threads():
+    """SciPy brings its own OpenBLAS; loaded after cnnlab it starts with its own thread count,
+    and set_num_threads holds it to one as well (the full suite imports SciPy late)."""
+    pytest.importorskip("scipy.linalg")
+    code = ("import cnnlab, threadpoolctl\n"
+            "blas = lambda: [i['num_threads'] for i in threadpoolctl.threadpool_info() "
+            "if i['user_api'] == 'blas']\n"
+            "cnnlab.set_num_threads(1); n = len(blas()); import scipy.linalg\n"
+            "threadpoolctl.threadpool_limits(3, user_api='blas')\n"
+            "print(n, len(blas())); cnnlab.set_num_threads(2); print(sorted(set(blas())))")
+    r = run_python(code)
+    assert r.returncode == 0, r.stderr
+    before, after = map(int, r.stdout.split("\n")[0].split())
+    if after == before:
+        pytest.skip("SciPy uses numpy's BLAS here: nothing new was loaded")
+    assert r.stdout.split("\n")[1] == "[1]"
+
+
 @pytest.mark.parametrize("bad", ["0", "two", "-2", "1.5"])
 def test_bad_environment_variable_is_a_clear_error(bad):
     r = run_python("import cnnlab.functional", CNNLAB_NUM_THREADS=bad)

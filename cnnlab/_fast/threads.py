@@ -94,6 +94,16 @@ def _set_blas_threads(n: int) -> None:
         lib.set_num_threads(n)
 
 
+def _rescan_blas() -> None:
+    """Look again for BLAS libraries: one loaded after cnnlab (SciPy brings its own OpenBLAS)
+    is then held to one thread too. Not while blocks run (their saved counts pair with the
+    list); a scan costs ~2 ms, so only ``set_num_threads`` does it."""
+    global _blas_libs
+    with _region_lock:
+        if _regions == 0:
+            _blas_libs = None
+
+
 _region_lock = threading.Lock()
 _regions = 0                           # parallel regions running now (user threads may overlap)
 _blas_saved: list = []
@@ -200,6 +210,7 @@ def set_num_threads(n: int) -> None:
         if old is not None and len(old._go) != n - 1:
             _pool = None                  # a new pool is made at the next use
             old.close()
+    _rescan_blas()
     _set_blas_threads(1)
 
 
