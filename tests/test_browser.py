@@ -92,11 +92,6 @@ TALL_TEXT_SLIDES: dict[tuple[str, str], str] = {  # measured height in px (2026-
     ("04_channels", "04-005a"): "879: the CS231n partial sums, 13 lines of text and 12 of code; not split yet",
     ("04_channels", "04-011"): "1177: counting parameters and multiplications, with deck 003's quiz (text and "
                                "code twice); not split yet",
-    ("05_pooling", "05-008"): "1035: the pooling formulas (23 lines of markdown with a table) and their code; "
-                              "not split yet",
-    ("05_pooling", "05-010"): "2066: overlapping pooling, text and three code cells with printed maps; not split yet",
-    ("05_pooling", "05-017"): "1295: the 500-digit experiment, a 23-line code cell and its reading; not split yet",
-    ("05_pooling", "05-027"): "862: the pooling quiz, 49 lines of markdown with collapsed answers; not split yet",
     ("07_backpropagation", "07-007"): "1269: rule 2, its checks and the note on deck 002's flip and order; "
                                       "not split yet",
     ("07_backpropagation", "07-011"): "1128: a 25-line code cell (a layer's backward against finite differences) "
