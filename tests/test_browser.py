@@ -92,13 +92,6 @@ TALL_TEXT_SLIDES: dict[tuple[str, str], str] = {  # measured height in px (2026-
     ("04_channels", "04-005a"): "879: the CS231n partial sums, 13 lines of text and 12 of code; not split yet",
     ("04_channels", "04-011"): "1177: counting parameters and multiplications, with deck 003's quiz (text and "
                                "code twice); not split yet",
-    ("07_backpropagation", "07-007"): "1269: rule 2, its checks and the note on deck 002's flip and order; "
-                                      "not split yet",
-    ("07_backpropagation", "07-011"): "1128: a 25-line code cell (a layer's backward against finite differences) "
-                                      "under its text; not split yet",
-    ("07_backpropagation", "07-016"): "1527: max-pool backward, text and two code cells with printed arrays; "
-                                      "not split yet",
-    ("07_backpropagation", "07-025"): "939: a 26-line code cell under its text; not split yet",
     ("09_lenet5_mnist", "09-002"): "822: LeNet-5's layer table (20 lines of markdown) and its code; not split yet",
 }
 TIMINGS: dict[str, dict] = {}
