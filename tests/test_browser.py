@@ -89,7 +89,6 @@ TALL_TEXT_SLIDES: dict[tuple[str, str], str] = {  # measured height in px (2026-
     ("03_stride_padding_dilation", "03-005a"): "839: deck 003's strides (3, 2), text and code twice; not split yet",
     ("03_stride_padding_dilation", "03-008"): "1362: the output-size formula, its 16-line table of cases and the "
                                               "32 -> 4 shrinking; not split yet",
-    ("09_lenet5_mnist", "09-002"): "822: LeNet-5's layer table (20 lines of markdown) and its code; not split yet",
 }
 TIMINGS: dict[str, dict] = {}
 
