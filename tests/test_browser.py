@@ -81,8 +81,6 @@ LESSON_TIMEOUT_S = 300  # one lesson's Run All (lesson 9 trains, in quick mode)
 #: Sub-Slide, docs/authoring.md), move its extra checks to a Skip cell, or tighten it, then
 #: remove its entry: the test fails on a listed slide that fits.
 TALL_TEXT_SLIDES: dict[tuple[str, str], str] = {  # measured height in px (2026-12-01), what is on it
-    ("01_discrete_convolution", "01-012"): "1103: the flip's two display formulas (21 lines of markdown) and the "
-                                           "12-line code checking them; not split yet",
     ("02_image_kernels", "02-005a"): "936: deck 001's box blur by hand and the noise measurement (text and two "
                                      "code cells); not split yet",
     ("02_image_kernels", "02-021"): "1042: learned vs hand-made kernels, text and an 18-line code cell; not split yet",
