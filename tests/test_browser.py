@@ -81,9 +81,6 @@ LESSON_TIMEOUT_S = 300  # one lesson's Run All (lesson 9 trains, in quick mode)
 #: Sub-Slide, docs/authoring.md), move its extra checks to a Skip cell, or tighten it, then
 #: remove its entry: the test fails on a listed slide that fits.
 TALL_TEXT_SLIDES: dict[tuple[str, str], str] = {  # measured height in px (2026-12-01), what is on it
-    ("02_image_kernels", "02-005a"): "936: deck 001's box blur by hand and the noise measurement (text and two "
-                                     "code cells); not split yet",
-    ("02_image_kernels", "02-021"): "1042: learned vs hand-made kernels, text and an 18-line code cell; not split yet",
     ("03_stride_padding_dilation", "03-005a"): "839: deck 003's strides (3, 2), text and code twice; not split yet",
     ("03_stride_padding_dilation", "03-008"): "1362: the output-size formula, its 16-line table of cases and the "
                                               "32 -> 4 shrinking; not split yet",
