@@ -81,9 +81,6 @@ LESSON_TIMEOUT_S = 300  # one lesson's Run All (lesson 9 trains, in quick mode)
 #: Sub-Slide, docs/authoring.md), move its extra checks to a Skip cell, or tighten it, then
 #: remove its entry: the test fails on a listed slide that fits.
 TALL_TEXT_SLIDES: dict[tuple[str, str], str] = {  # measured height in px (2026-12-01), what is on it
-    ("03_stride_padding_dilation", "03-005a"): "839: deck 003's strides (3, 2), text and code twice; not split yet",
-    ("03_stride_padding_dilation", "03-008"): "1362: the output-size formula, its 16-line table of cases and the "
-                                              "32 -> 4 shrinking; not split yet",
 }
 TIMINGS: dict[str, dict] = {}
 
