@@ -81,30 +81,6 @@ LESSON_TIMEOUT_S = 300  # one lesson's Run All (lesson 9 trains, in quick mode)
 #: Sub-Slide, docs/authoring.md), move its extra checks to a Skip cell, or tighten it, then
 #: remove its entry: the test fails on a listed slide that fits.
 TALL_TEXT_SLIDES: dict[tuple[str, str], str] = {  # measured height in px (2026-12-01), what is on it
-    ("01_discrete_convolution", "01-012"): "1103: the flip's two display formulas (21 lines of markdown) and the "
-                                           "12-line code checking them; not split yet",
-    ("02_image_kernels", "02-005a"): "936: deck 001's box blur by hand and the noise measurement (text and two "
-                                     "code cells); not split yet",
-    ("02_image_kernels", "02-021"): "1042: learned vs hand-made kernels, text and an 18-line code cell; not split yet",
-    ("03_stride_padding_dilation", "03-005a"): "839: deck 003's strides (3, 2), text and code twice; not split yet",
-    ("03_stride_padding_dilation", "03-008"): "1362: the output-size formula, its 16-line table of cases and the "
-                                              "32 -> 4 shrinking; not split yet",
-    ("04_channels", "04-005a"): "879: the CS231n partial sums, 13 lines of text and 12 of code; not split yet",
-    ("04_channels", "04-011"): "1177: counting parameters and multiplications, with deck 003's quiz (text and "
-                               "code twice); not split yet",
-    ("05_pooling", "05-008"): "1035: the pooling formulas (23 lines of markdown with a table) and their code; "
-                              "not split yet",
-    ("05_pooling", "05-010"): "2066: overlapping pooling, text and three code cells with printed maps; not split yet",
-    ("05_pooling", "05-017"): "1295: the 500-digit experiment, a 23-line code cell and its reading; not split yet",
-    ("05_pooling", "05-027"): "862: the pooling quiz, 49 lines of markdown with collapsed answers; not split yet",
-    ("07_backpropagation", "07-007"): "1269: rule 2, its checks and the note on deck 002's flip and order; "
-                                      "not split yet",
-    ("07_backpropagation", "07-011"): "1128: a 25-line code cell (a layer's backward against finite differences) "
-                                      "under its text; not split yet",
-    ("07_backpropagation", "07-016"): "1527: max-pool backward, text and two code cells with printed arrays; "
-                                      "not split yet",
-    ("07_backpropagation", "07-025"): "939: a 26-line code cell under its text; not split yet",
-    ("09_lenet5_mnist", "09-002"): "822: LeNet-5's layer table (20 lines of markdown) and its code; not split yet",
 }
 TIMINGS: dict[str, dict] = {}
 

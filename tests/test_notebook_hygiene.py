@@ -277,12 +277,12 @@ def test_what_the_deck_would_show_differently_fails_naming_the_cell(course):
     types = _types(ah.read_raw(path))
     assert [i] in notebook_rules.nbconvert_views(types) and [i] not in notebook_rules.deck_views(types)
 
-    path = course / "notebooks" / "05_pooling.ipynb"
+    path = course / "notebooks" / "03_stride_padding_dilation.ipynb"
     raw = ah.read_raw(path)
-    i = _index(raw, "05-019")
+    i = _index(raw, "03-014")
     assert _types(raw)[i:i + 2] == ["fragment", ""]
     _edit(path, lambda raw: raw["cells"].insert(i + 2, ah.new_markdown_cell("Also this.")))
-    problems = [p for p in exercises.check_course(course) if p.path.endswith("05_pooling.ipynb")]
+    problems = [p for p in exercises.check_course(course) if p.path.endswith("03_stride_padding_dilation.ipynb")]
     p = _only(problems, "deck")
     assert p.cell == i + 2 and "shows other views than nbconvert's slides" in p.message, str(p)
     assert "make the second cell after a Fragment a Fragment too" in p.fix
