@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-__all__ = ["pad_nchw", "window_view", "tap_slice", "out_len", "im2col", "col2im"]
+__all__ = ["pad_nchw", "window_view", "tap_slice", "out_len", "im2col", "col2im", "zeroed"]
 
 
 def out_len(n: int, k: int, stride: int, dilation: int, pad_total: int) -> int:
@@ -113,6 +113,14 @@ def im2col(xp: np.ndarray, kernel, stride=(1, 1), dilation=(1, 1)) -> np.ndarray
     return cols.reshape(n, c * kh * kw, oh * ow)
 
 
+def zeroed(out, shape, dtype) -> np.ndarray:
+    """``out`` filled with zeros (a buffer the caller reuses), or a new zero array of ``shape``."""
+    if out is None:
+        return np.zeros(shape, dtype=dtype)
+    out[...] = 0
+    return out
+
+
 def col2im(cols: np.ndarray, padded_shape, kernel, stride=(1, 1), dilation=(1, 1),
            out=None) -> np.ndarray:
     """Adjoint of ``im2col``: add every column entry back to the pixel it was copied from.
@@ -131,10 +139,7 @@ def col2im(cols: np.ndarray, padded_shape, kernel, stride=(1, 1), dilation=(1, 1
     oh = out_len(hp, kh, stride[0], dilation[0], 0)
     ow = out_len(wp, kw, stride[1], dilation[1], 0)
     cols = cols.reshape(n, c, kh, kw, oh, ow)
-    if out is None:
-        out = np.zeros(padded_shape, dtype=cols.dtype)
-    else:
-        out[...] = 0
+    out = zeroed(out, padded_shape, cols.dtype)
     for i in range(kh):
         for j in range(kw):
             rows, columns = tap_slice(i, j, (oh, ow), stride, dilation)

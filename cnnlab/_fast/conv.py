@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnnlab._fast.threads import batch_blocks, parallel_for, run_blocks, scratch
-from cnnlab._windows import col2im, out_len, pad_nchw, tap_slice, window_view
+from cnnlab._windows import col2im, out_len, pad_nchw, tap_slice, window_view, zeroed
 
 __all__ = ["conv2d_forward", "conv2d_forward_cached", "conv2d_backward", "columns",
            "use_batch_last", "im2col_into", "col2im_batch_last"]
@@ -387,10 +387,7 @@ def col2im_batch_last(cols: np.ndarray, padded_shape, kernel, stride=(1, 1),
     """
     c, hp, wp, n = padded_shape
     _, kh, kw, oh, ow, _ = cols.shape
-    if out is None:
-        out = np.zeros(padded_shape, dtype=cols.dtype)
-    else:
-        out[...] = 0
+    out = zeroed(out, padded_shape, cols.dtype)
     for i in range(kh):
         for j in range(kw):
             rows, columns = tap_slice(i, j, (oh, ow), stride, dilation)
